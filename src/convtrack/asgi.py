@@ -1,0 +1,71 @@
+"""Small raw-ASGI helpers shared by the HTTP stages (no framework on the hot paths)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import msgspec
+
+from convtrack.errors import ConvtrackError
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_encoder = msgspec.json.Encoder()
+JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+async def read_body(receive: Receive, limit: int, declared: bytes | None = None) -> bytes:
+    """Read the whole body, refusing (413) as soon as it passes ``limit`` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConvtrackError("client_disconnected", "The client went away.", 400)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def too_large(limit: int) -> ConvtrackError:
+    return ConvtrackError(
+        "payload_too_large",
+        f"The body is larger than {limit} bytes; split it into smaller batches.",
+        413,
+    )
+
+
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(
+    send: Send, status: int, obj: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await send_bytes(send, status, _encoder.encode(obj), JSON_HEADERS + (extra or []))
+
+
+async def send_error(send: Send, error: ConvtrackError) -> None:
+    extra = [(k.encode(), v.encode()) for k, v in error.headers.items()]
+    await send_json(send, error.status, error.body(), extra)

@@ -1,0 +1,109 @@
+"""The CLI commands. Each takes the parsed arguments and the settings, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from convtrack.cli.ops import connect
+from convtrack.cli.output import render, table
+from convtrack.config import Settings
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    from convtrack.cli.serve import run
+
+    return run(settings)
+
+
+def keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    ops = connect(settings, write=True)
+    try:
+        created = ops.create_key(args.name, "secret" if args.secret else "public")
+    finally:
+        ops.close()
+    print(created["key"])
+    print(
+        f"# {created['kind']} key {created['key_id']} ({created['name']}): store it now, "
+        "it is not shown again.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    ops = connect(settings)
+    try:
+        keys = ops.list_keys()
+    finally:
+        ops.close()
+    cols = ["key_id", "name", "kind", "prefix", "created_at", "revoked_at"]
+    print(table(cols, [[k[c] for c in cols] for k in keys]))
+    return 0
+
+
+def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    ops = connect(settings, write=True)
+    try:
+        revoked = ops.revoke_key(args.key)
+    finally:
+        ops.close()
+    print(f"revoked {revoked['key_id']} ({revoked['name']})")
+    return 0
+
+
+def sql(args: argparse.Namespace, settings: Settings) -> int:
+    ops = connect(settings)
+    try:
+        result = ops.query(args.query)
+    finally:
+        ops.close()
+    print(render(result, args.format))
+    return 0
+
+
+def _tail_line(e: dict[str, Any]) -> str:
+    value = f" {e['value']} {e['currency']}" if e.get("value") is not None else ""
+    who = e.get("user_id") or e.get("anonymous_id") or "-"
+    return (
+        f"{e['received_at']}  {e['source']:<6} {e['type']:<10} {e['event_name']}{value}"
+        f"  id={e['event_id']} who={who}"
+    )
+
+
+def events_tail(args: argparse.Namespace, settings: Settings) -> int:
+    ops = connect(settings)
+    try:
+        start = ops.query(
+            "SELECT CAST(received_at AS VARCHAR), event_id FROM events"
+            f" ORDER BY received_at DESC, event_id DESC LIMIT 1 OFFSET {max(args.lines, 0)}"
+        ).rows
+        cursor: tuple[str, str] | None = (str(start[0][0]), str(start[0][1])) if start else None
+        while True:
+            batch = ops.events_after(cursor, 500)
+            for event in batch:
+                print(json.dumps(event, default=str) if args.json else _tail_line(event), flush=True)
+            if batch:
+                last = batch[-1]
+                cursor = (str(last["received_at"]), str(last["event_id"]))
+            if args.once and len(batch) < 500:
+                return 0
+            if len(batch) < 500:
+                time.sleep(args.interval)
+    finally:
+        ops.close()
+
+
+def simulate_args(parser: argparse.ArgumentParser) -> None:
+    from convtrack.simulate.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from convtrack.simulate.cli import run
+
+    return run(args, settings)

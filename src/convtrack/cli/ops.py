@@ -1,0 +1,132 @@
+"""Operator actions for the CLI, through the running server or straight on the store.
+
+While ``convtrack serve`` holds the DuckDB file no other process may open it, so the CLI
+talks to the server's admin API (found through ``<data_dir>/server.json``). When no server
+runs, it opens the store itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from convtrack.config import Settings
+from convtrack.errors import ConvtrackError
+from convtrack.keys import create_key, key_view
+from convtrack.store import EventStore, QueryResult, open_store
+
+SERVER_FILE = "server.json"
+
+
+class Ops(Protocol):
+    def query(self, sql: str) -> QueryResult: ...
+    def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]: ...
+    def list_keys(self) -> list[dict[str, Any]]: ...
+    def create_key(self, name: str, kind: str) -> dict[str, Any]: ...
+    def revoke_key(self, key: str) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def write_server_file(data_dir: Path, url: str) -> Path:
+    path = data_dir / SERVER_FILE
+    path.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    return path
+
+
+def running_server(data_dir: Path) -> str | None:
+    """URL of the server that holds this data directory, if one is alive."""
+    path = data_dir / SERVER_FILE
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(info["url"])
+
+
+class ServerOps:
+    def __init__(self, url: str, token: str) -> None:
+        self._http = httpx.Client(
+            base_url=url, headers={"authorization": f"Bearer {token}"}, timeout=60
+        )
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ConvtrackError("server_unreachable", f"Cannot reach the server: {exc}", 503) from None
+        body = response.json()
+        if response.status_code >= 400:
+            err = body.get("error", {})
+            raise ConvtrackError(err.get("code", "error"), err.get("message", ""), response.status_code)
+        return body
+
+    def query(self, sql: str) -> QueryResult:
+        body = self._call("POST", "/v1/admin/sql", json={"sql": sql, "limit": 1_000_000})
+        return QueryResult(body["columns"], [tuple(r) for r in body["rows"]])
+
+    def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params |= {"after_received_at": cursor[0], "after_event_id": cursor[1]}
+        return list(self._call("GET", "/v1/admin/events", params=params)["events"])
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/admin/keys")["keys"])
+
+    def create_key(self, name: str, kind: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/admin/keys", json={"name": name, "kind": kind}))
+
+    def revoke_key(self, key: str) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/admin/keys/revoke", json={"key": key}))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class StoreOps:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def query(self, sql: str) -> QueryResult:
+        return self.store.query(sql)
+
+    def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        parsed = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
+        return [_jsonable(r) for r in self.store.events_after(parsed, limit)]
+
+    def list_keys(self) -> list[dict[str, Any]]:
+        return [key_view(k) for k in self.store.list_keys()]
+
+    def create_key(self, name: str, kind: str) -> dict[str, Any]:
+        record, plaintext = create_key(self.store, name, kind)
+        return {"key": plaintext, **key_view(record)}
+
+    def revoke_key(self, key: str) -> dict[str, Any]:
+        record = self.store.revoke_key(key)
+        if record is None:
+            raise ConvtrackError("key_not_found", f"No active key with id or name {key!r}.", 404)
+        return key_view(record)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def connect(settings: Settings, *, write: bool = False) -> Ops:
+    url = running_server(settings.data_dir)
+    if url is not None:
+        token = (settings.data_dir / "admin.token").read_text().strip()
+        return ServerOps(url, token)
+    store = open_store(settings.store_url, read_only=not write)
+    if write:
+        store.migrate()
+    return StoreOps(store)

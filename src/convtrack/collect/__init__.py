@@ -1,0 +1,1 @@
+"""The collect stage: wire protocols → canonical events; auth, limits, cookies. Nothing slow."""

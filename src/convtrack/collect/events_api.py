@@ -1,0 +1,169 @@
+"""``POST /v1/events``: the native server and browser API.
+
+Accepts one event or ``{"events": [...]}`` as ``application/json`` or ``text/plain`` (so
+browsers can send without a CORS preflight). Answers only after the accepted events are
+committed. Invalid events are quarantined and reported per index; a batch with nothing valid
+is a 422.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+from convtrack.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
+from convtrack.collect.auth import KeyRing, key_from_authorization
+from convtrack.collect.parse import Invalid, Origin, decode_body, to_event
+from convtrack.config import Settings
+from convtrack.enrich.pii import hash_identifiers, scrub_payload
+from convtrack.errors import ConvtrackError
+from convtrack.events import Event, EventIn, Rejected
+from convtrack.store.writer import GroupCommitWriter
+
+_ACCEPTED_TYPES = (b"application/json", b"text/plain")
+_encode = msgspec.json.Encoder().encode
+
+
+def client_ip(scope: Scope, trust_forwarded_for: bool) -> str | None:
+    if trust_forwarded_for:
+        forwarded = header(scope, b"x-forwarded-for")
+        if forwarded:
+            return forwarded.decode("latin-1").split(",")[0].strip() or None
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+def cors_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    origin = header(scope, b"origin")
+    if not origin:
+        return []
+    return [
+        (b"access-control-allow-origin", origin),
+        (b"access-control-allow-credentials", b"true"),
+        (b"vary", b"origin"),
+    ]
+
+
+async def preflight(scope: Scope, send: Send) -> None:
+    await send_bytes(
+        send,
+        204,
+        b"",
+        cors_headers(scope)
+        + [
+            (b"access-control-allow-methods", b"POST, OPTIONS"),
+            (b"access-control-allow-headers", b"authorization, content-type"),
+            (b"access-control-max-age", b"86400"),
+        ],
+    )
+
+
+@dataclass
+class EventsEndpoint:
+    settings: Settings
+    keys: KeyRing
+    writer: GroupCommitWriter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method == "OPTIONS":
+            await preflight(scope, send)
+            return
+        cors = cors_headers(scope)
+        try:
+            if method != "POST":
+                raise ConvtrackError("method_not_allowed", "Use POST for /v1/events.", 405)
+            status, body = await self._handle(scope, receive)
+        except ConvtrackError as err:
+            err.headers.update({k.decode(): v.decode() for k, v in cors})
+            await send_error(send, err)
+            return
+        await send_json(send, status, body, cors)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+        ctype = (header(scope, b"content-type") or b"application/json").split(b";")[0].strip()
+        if ctype.lower() not in _ACCEPTED_TYPES:
+            raise ConvtrackError(
+                "unsupported_media_type",
+                "Send the body as application/json or text/plain JSON.",
+                415,
+            )
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        record = self.keys.authenticate(
+            key_from_authorization(header(scope, b"authorization")),
+            (query.get("k") or [None])[0],
+        )
+        body = await read_body(receive, self.settings.max_body_bytes, header(scope, b"content-length"))
+        items, batch_sent_at, is_batch = decode_body(body)
+        if is_batch and len(items) > self.settings.max_batch_events:
+            raise ConvtrackError(
+                "too_many_events",
+                f"A batch holds at most {self.settings.max_batch_events} events; got {len(items)}.",
+                413,
+            )
+        ua = header(scope, b"user-agent")
+        origin = Origin(
+            source="server" if record.kind == "secret" else "tag",
+            key_id=record.key_id,
+            trusted=record.kind == "secret",
+            ip=client_ip(scope, self.settings.trust_forwarded_for),
+            user_agent=ua.decode("latin-1")[:512] if ua else None,
+            received_at=datetime.now(UTC),
+        )
+        events, errors, rejected = self._check(items, origin, batch_sent_at, is_batch)
+        await self.writer.write(events, rejected)
+        if errors and not events:
+            raise ConvtrackError(
+                "no_valid_events",
+                "No event in the request was valid; see details (each is kept in quarantine).",
+                422,
+                details=errors,
+            )
+        return 200, {"accepted": len(events), "rejected": len(errors), "errors": errors}
+
+    def _check(
+        self,
+        items: list[EventIn | Invalid],
+        origin: Origin,
+        batch_sent_at: datetime | int | None,
+        is_batch: bool,
+    ) -> tuple[list[Event], list[dict[str, Any]], list[Rejected]]:
+        keep_raw = self.settings.store_raw_pii
+        currency = self.settings.default_currency
+        max_future = timedelta(seconds=self.settings.max_future_seconds)
+        events: list[Event] = []
+        errors: list[dict[str, Any]] = []
+        rejected: list[Rejected] = []
+        for i, item in enumerate(items):
+            index = i if is_batch else None
+            if isinstance(item, Invalid):
+                problem, raw = item.issue, item.raw
+            else:
+                result = to_event(
+                    index, item, origin, batch_sent_at, default_currency=currency,
+                    max_future=max_future,
+                )
+                if isinstance(result, Event):
+                    events.append(hash_identifiers(result, keep_raw=keep_raw))
+                    continue
+                problem, raw = result, msgspec.to_builtins(item)
+            errors.append(problem)
+            rejected.append(quarantine_record(problem, raw, origin, keep_raw))
+        return events, errors, rejected
+
+
+def quarantine_record(problem: dict[str, Any], raw: Any, origin: Origin, keep_raw: bool) -> Rejected:
+    payload = raw if keep_raw else scrub_payload(raw)
+    return Rejected(
+        reject_id=str(uuid.uuid4()),
+        received_at=origin.received_at,
+        source=origin.source,
+        payload=_encode(payload).decode(),
+        reasons=[problem],
+        key_id=origin.key_id,
+    )

@@ -1,0 +1,142 @@
+"""``GET /p.gif`` and ``GET /p``: the no-JavaScript pixel.
+
+Event fields travel as query parameters with short names (docs/pixel.md). The answer is
+always the 43-byte transparent GIF with no-cache headers, whatever the parameters: a bad
+hit is quarantined with its reasons (or, without a valid key, only counted and logged), never
+a broken image. The hit is queued for the next group commit without waiting for it: an image
+request has no way to act on a failure, so holding it open would cost throughput for nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from convtrack.asgi import Receive, Scope, Send, header
+from convtrack.collect.auth import KeyRing
+from convtrack.collect.events_api import client_ip, quarantine_record
+from convtrack.collect.parse import Origin, to_event, validation_issue
+from convtrack.config import Settings
+from convtrack.enrich.pii import hash_identifiers
+from convtrack.errors import ConvtrackError
+from convtrack.events import CAMPAIGN_FIELDS, Event, EventIn
+
+log = logging.getLogger("convtrack.pixel")
+
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00"
+    b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"image/gif"),
+        (b"content-length", b"43"),
+        (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
+        (b"pragma", b"no-cache"),
+        (b"expires", b"0"),
+    ],
+}
+_BODY = {"type": "http.response.body", "body": GIF}
+
+# Short query names → EventIn fields (docs/pixel.md).
+TOP = {
+    "e": "event_name", "t": "type", "id": "event_id", "ts": "timestamp", "a": "anonymous_id",
+    "u": "user_id", "s": "session_id", "v": "value", "cur": "currency", "oid": "order_id",
+}  # fmt: skip
+CONTEXT = {"url": "url", "ref": "referrer", "ti": "title", "lc": "locale"}
+IDENTIFIERS = {"em": "email", "ph": "phone", "xid": "external_id"}
+CONSENT = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+CAMPAIGN = {name: name for name in CAMPAIGN_FIELDS} | {"ca": "click_at"}
+
+
+def hit_to_dict(params: list[tuple[str, str]], referer: str | None) -> dict[str, Any]:
+    """Pixel query parameters → an EventIn-shaped dict (unknown names go to properties)."""
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    props: dict[str, Any] = {}
+    for name, value in params:
+        if name == "k":
+            continue
+        if name in TOP:
+            out[TOP[name]] = value
+        elif name in CONTEXT:
+            groups.setdefault("context", {})[CONTEXT[name]] = value
+        elif name in CAMPAIGN:
+            groups.setdefault("campaign", {})[CAMPAIGN[name]] = value
+        elif name in IDENTIFIERS:
+            groups.setdefault("identifiers", {})[IDENTIFIERS[name]] = value
+        elif name in CONSENT:
+            groups.setdefault("consent", {})[name] = value
+        elif name.startswith("p.") and len(name) > 2:
+            props[name[2:]] = value
+        else:
+            props[name] = value
+    if referer and "url" not in groups.get("context", {}):
+        groups.setdefault("context", {})["url"] = referer
+    out.setdefault("type", "track" if "event_name" in out else "page")
+    out.update(groups)
+    if props:
+        out["properties"] = props
+    return out
+
+
+@dataclass
+class PixelEndpoint:
+    settings: Settings
+    keys: KeyRing
+    writer: Any  # GroupCommitWriter (kept loose: the pixel only calls submit)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self._record(scope)
+        except ConvtrackError as err:
+            self._drop(err.code)
+        except Exception:  # never a broken image
+            log.exception("pixel hit could not be recorded")
+            self._drop("internal_error")
+        await send(_START)
+        await send(_BODY)
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+        log.warning("pixel hit not stored: %s", reason)
+
+    def _record(self, scope: Scope) -> None:
+        query = scope.get("query_string", b"").decode("utf-8", "replace")
+        params = parse_qsl(query, keep_blank_values=False, max_num_fields=200)
+        key = next((v for k, v in params if k == "k"), None)
+        record = self.keys.authenticate(None, key)
+        ua = header(scope, b"user-agent")
+        referer = header(scope, b"referer")
+        origin = Origin(
+            source="pixel",
+            key_id=record.key_id,
+            trusted=False,
+            ip=client_ip(scope, self.settings.trust_forwarded_for),
+            user_agent=ua.decode("latin-1")[:512] if ua else None,
+            received_at=datetime.now(UTC),
+        )
+        raw = hit_to_dict(params, referer.decode("latin-1")[:2048] if referer else None)
+        try:
+            event_in = msgspec.convert(raw, EventIn, strict=False)
+        except msgspec.ValidationError as exc:
+            result: Event | dict[str, Any] = validation_issue(None, exc)
+        else:
+            result = to_event(
+                None, event_in, origin, None,
+                default_currency=self.settings.default_currency,
+                max_future=timedelta(seconds=self.settings.max_future_seconds),
+            )
+        if isinstance(result, Event):
+            self.writer.submit([hash_identifiers(result, keep_raw=self.settings.store_raw_pii)])
+        else:
+            rej = quarantine_record(result, raw, origin, self.settings.store_raw_pii)
+            self.writer.submit([], [rej])

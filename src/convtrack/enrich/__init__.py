@@ -1,0 +1,1 @@
+"""The enrich stage: pure functions over canonical events (no I/O)."""

@@ -1,0 +1,187 @@
+"""The canonical event: the one shape every protocol adapter produces.
+
+Wire input (``EventIn``) is decoded and bounded by msgspec; ``Event`` adds what only the
+server knows (``received_at``, ``source``, the accepting key). Every string and collection
+has a bound so one request can never hold unbounded memory. See docs/events.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+Str64 = Annotated[str, Meta(max_length=64)]
+Str128 = Annotated[str, Meta(max_length=128)]
+Str256 = Annotated[str, Meta(max_length=256)]
+Str512 = Annotated[str, Meta(max_length=512)]
+Url = Annotated[str, Meta(max_length=2048)]
+Name = Annotated[str, Meta(min_length=1, max_length=128)]
+Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$")]
+Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
+# A client timestamp: RFC 3339 string or Unix epoch milliseconds.
+Timestamp = datetime | Annotated[int, Meta(ge=0, le=32503680000000)]
+
+EventType = Literal["page", "screen", "track", "identify", "conversion", "impression"]
+ConsentValue = Literal["granted", "denied"]
+
+# Click identifiers a touchpoint can carry (specs/tracking-protocols.md §6), verbatim:
+# click ids are case-sensitive and stored as received.
+CLICK_IDS: tuple[str, ...] = (
+    "gclid", "gbraid", "wbraid", "dclid", "fbclid", "ttclid", "msclkid", "li_fat_id",
+    "twclid", "ScCid", "epik", "rdt_cid", "irclickid",
+)  # fmt: skip
+GOOGLE_AUX: tuple[str, ...] = ("gclsrc", "gad_source", "gad_campaignid")
+UTM_FIELDS: tuple[str, ...] = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "utm_source_platform", "utm_creative_format", "utm_marketing_tactic",
+)  # fmt: skip
+CAMPAIGN_FIELDS: tuple[str, ...] = UTM_FIELDS + CLICK_IDS + GOOGLE_AUX
+
+MAX_PROPERTIES_BYTES = 16 * 1024
+MAX_PROPERTIES_DEPTH = 5
+MAX_PROPERTIES_KEYS = 200  # counted over the whole tree
+MAX_PROPERTY_STRING = 4096
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Base for wire objects: unknown fields are an error (typos must not vanish)."""
+
+
+class Context(Strict):
+    url: Url | None = None
+    referrer: Url | None = None
+    title: Str512 | None = None
+    user_agent: Str512 | None = None
+    ip: Str64 | None = None
+    locale: Annotated[str, Meta(max_length=35)] | None = None
+
+
+class Campaign(Strict):
+    utm_source: Str256 | None = None
+    utm_medium: Str256 | None = None
+    utm_campaign: Str256 | None = None
+    utm_term: Str256 | None = None
+    utm_content: Str256 | None = None
+    utm_id: Str256 | None = None
+    utm_source_platform: Str256 | None = None
+    utm_creative_format: Str256 | None = None
+    utm_marketing_tactic: Str256 | None = None
+    gclid: Str512 | None = None
+    gbraid: Str512 | None = None
+    wbraid: Str512 | None = None
+    dclid: Str512 | None = None
+    fbclid: Str512 | None = None
+    ttclid: Str512 | None = None
+    msclkid: Str512 | None = None
+    li_fat_id: Str512 | None = None
+    twclid: Str512 | None = None
+    ScCid: Str512 | None = None
+    epik: Str512 | None = None
+    rdt_cid: Str512 | None = None
+    irclickid: Str512 | None = None
+    gclsrc: Str128 | None = None
+    gad_source: Str128 | None = None
+    gad_campaignid: Str128 | None = None
+    # When the click that produced these ids happened (landing time).
+    click_at: Timestamp | None = None
+
+
+class Identifiers(Strict):
+    """Personal identifiers. Raw values are hashed by the enrich stage before storage."""
+
+    email: Annotated[str, Meta(max_length=320)] | None = None
+    phone: Str64 | None = None
+    external_id: Str256 | None = None
+
+
+class Consent(Strict):
+    """Google Consent Mode v2 names, plus the raw TCF string and GPC flag when known."""
+
+    ad_storage: ConsentValue | None = None
+    analytics_storage: ConsentValue | None = None
+    ad_user_data: ConsentValue | None = None
+    ad_personalization: ConsentValue | None = None
+    tcf: Annotated[str, Meta(max_length=4096)] | None = None
+    gpc: bool | None = None
+
+
+class EventIn(Strict):
+    """One event as a client sends it to ``POST /v1/events``."""
+
+    event_name: Name | None = None
+    type: EventType = "track"
+    event_id: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    timestamp: Timestamp | None = None
+    sent_at: Timestamp | None = None
+    anonymous_id: Str256 | None = None
+    user_id: Str256 | None = None
+    session_id: Str256 | None = None
+    context: Context | None = None
+    campaign: Campaign | None = None
+    identifiers: Identifiers | None = None
+    consent: Consent | None = None
+    value: Money | None = None
+    currency: Currency | None = None
+    order_id: Str128 | None = None
+    properties: dict[str, Any] | None = None
+
+
+class HashedIds(msgspec.Struct, omit_defaults=True):
+    """SHA-256 hex digests of normalised identifiers (see enrich.pii)."""
+
+    email_sha256: str | None = None
+    phone_sha256: str | None = None
+    external_id_sha256: str | None = None
+
+
+class Event(msgspec.Struct, omit_defaults=True):
+    """The canonical event, as stored. Times are timezone-aware UTC."""
+
+    event_id: str
+    event_name: str
+    type: str
+    source: str
+    occurred_at: datetime
+    received_at: datetime
+    sent_at: datetime | None = None
+    client_timestamp: datetime | None = None
+    anonymous_id: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    context: Context = msgspec.field(default_factory=Context)
+    campaign: Campaign = msgspec.field(default_factory=Campaign)
+    identifiers: Identifiers | None = None
+    hashed: HashedIds = msgspec.field(default_factory=HashedIds)
+    consent: Consent | None = None
+    value: float | None = None
+    currency: str | None = None
+    order_id: str | None = None
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    key_id: str | None = None
+
+
+# ISO 4217 active codes (plus a few in transition), for currency validation.
+ISO_4217: frozenset[str] = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL
+    BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK
+    DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS
+    INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+    MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR
+    PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
+    SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW
+    UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL""".split()
+)
+
+
+class Rejected(msgspec.Struct):
+    """An event that failed validation, kept in quarantine with its raw payload and reasons."""
+
+    reject_id: str
+    received_at: datetime
+    source: str
+    payload: str
+    reasons: list[dict[str, Any]]
+    key_id: str | None = None

@@ -1,0 +1,198 @@
+"""The ASGI application: routes, lifespan (store, group-commit writer, keys) and errors.
+
+Hot paths (``/v1/events``, ``/p.gif``) are plain ASGI callables found by one dict lookup.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from convtrack import __version__
+from convtrack.asgi import Handler, Receive, Scope, Send, send_error, send_json
+from convtrack.collect.auth import KeyRing
+from convtrack.collect.events_api import EventsEndpoint
+from convtrack.collect.pixel import PixelEndpoint
+from convtrack.config import Settings, load_settings
+from convtrack.errors import ConvtrackError
+from convtrack.store import EventStore, open_store
+from convtrack.store.writer import GroupCommitWriter
+from convtrack.web.admin import AdminApi
+from convtrack.web.pages import demo_page, home_page
+
+log = logging.getLogger("convtrack.server")
+NOT_FOUND = ConvtrackError("not_found", "No such endpoint; see docs/api.md.", 404)
+
+
+def admin_token(data_dir: Path) -> str:
+    """The operator token in <data_dir>/admin.token (created with mode 0600 if missing)."""
+    path = data_dir / "admin.token"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+@dataclass
+class Runtime:
+    """Everything that lives from start-up to shutdown."""
+
+    settings: Settings
+    store: EventStore
+    writer: GroupCommitWriter
+    keys: KeyRing
+    routes: dict[str, Handler] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        store = open_store(settings.store_url)
+        applied = store.migrate()
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        writer = GroupCommitWriter(
+            store,
+            max_events=settings.commit_max_events,
+            interval=settings.commit_interval_ms / 1000,
+            queue_max_events=settings.queue_max_events,
+        )
+        writer.start()
+        rt = cls(settings, store, writer, KeyRing(store))
+        rt.routes = rt._build_routes()
+        return rt
+
+    def _build_routes(self) -> dict[str, Handler]:
+        events = EventsEndpoint(self.settings, self.keys, self.writer)
+        pixel = PixelEndpoint(self.settings, self.keys, self.writer)
+        self.pixel = pixel
+        return {
+            "/v1/events": events,
+            "/p.gif": pixel,
+            "/p": pixel,
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+            "/demo": demo_page,
+            "/": home_page,
+        }
+
+    def admin(self) -> AdminApi:
+        return AdminApi(self.store, admin_token(self.settings.data_dir), self.keys.reload, self.status)
+
+    def status(self) -> dict[str, Any]:
+        s = self.writer.stats
+        return {
+            "store": _redact(self.store.url),
+            "schema_version": self.store.schema_version(),
+            "queue_pending": self.writer.pending,
+            "commits": s.commits,
+            "events_committed": s.events_committed,
+            "events_new": s.events_new,
+            "rejected": s.rejected,
+            "commit_failures": s.failures,
+            "last_commit_ms": round(s.last_commit_ms, 3),
+            "events_by_source": dict(s.by_source),
+            "pixel_dropped": dict(self.pixel.dropped),
+        }
+
+    async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, 200, {"status": "ok", "version": __version__})
+
+    async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        w = self.writer
+        if w.pending >= 0.9 * w.queue_max_events:
+            raise ConvtrackError("not_ready", "The write queue is nearly full.", 503,
+                                 headers={"retry-after": "1"})
+        if w.stats.failures and w.stats.last_error and w.stats.commits == 0:
+            raise ConvtrackError("not_ready", "The store is failing commits; see the log.", 503)
+        await send_json(send, 200, {"status": "ready", "queue_pending": w.pending})
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self.store.close()
+
+
+def _redact(url: str) -> str:
+    """Never show a password embedded in a store URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+class App:
+    """The ASGI callable. ``App(settings)`` starts everything in its lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime: Runtime | None = None
+        self._admin: AdminApi | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rt = self.runtime
+        if rt is None:
+            await send_error(send, ConvtrackError("starting", "Starting up; retry.", 503,
+                                                  headers={"retry-after": "1"}))
+            return
+        path = scope["path"]
+        handler = rt.routes.get(path)
+        if handler is None and path.startswith("/v1/admin/") and self._admin is not None:
+            handler = self._admin
+        try:
+            if handler is None:
+                raise NOT_FOUND
+            await handler(scope, receive, send)
+        except ConvtrackError as err:
+            await send_error(send, err)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], path)
+            await send_error(send, ConvtrackError(
+                "internal_error", "Something went wrong on our side; nothing was stored.", 500))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.runtime = Runtime.start(self.settings)
+                    self._admin = self.runtime.admin()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.runtime is not None:
+                    self.runtime.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def app_from_env() -> App:
+    """Factory for the server's worker process: settings come from CONVTRACK_* variables."""
+    _die_with_parent()
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return App(settings)
+
+
+def _die_with_parent() -> None:
+    """Exit if the ``convtrack serve`` process dies, even by SIGKILL, freeing the store."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

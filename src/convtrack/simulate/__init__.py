@@ -1,0 +1,1 @@
+"""Realistic, seeded traffic with ground truth, for demos, tests and benchmarks."""

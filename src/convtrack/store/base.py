@@ -1,0 +1,115 @@
+"""``EventStore``: the interface every backend implements, and ``open_store(url)``.
+
+Backends are chosen by URL scheme (``duckdb:///path.duckdb``; ``postgresql://…`` later).
+Engine-specific SQL stays inside each backend.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from convtrack.errors import ConvtrackError
+from convtrack.events import Event, Rejected
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    name: str
+    kind: str  # "public" (write-only, browsers) or "secret" (servers)
+    prefix: str  # first characters of the key, safe to show
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+class StoreLocked(ConvtrackError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "store_locked",
+            "The store is held by another process (a running `convtrack serve`?). "
+            f"Read commands go through the server when it is running. ({detail})",
+            status=409,
+        )
+
+
+class EventStore(abc.ABC):
+    """A durable event store. ``append`` is idempotent on ``event_id``."""
+
+    url: str
+
+    @abc.abstractmethod
+    def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return the names applied."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    def append(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> int:
+        """Store events (and quarantined rejects) in one committed transaction.
+
+        Returns how many events were new (an already stored event_id is skipped)."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        """Run one read-only statement. Anything else raises ConvtrackError(read_only)."""
+
+    @abc.abstractmethod
+    def events_after(self, cursor: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Events ordered by (received_at, event_id) strictly after ``cursor``."""
+
+    @abc.abstractmethod
+    def count_events(self) -> int: ...
+
+    @abc.abstractmethod
+    def count_quarantined(self) -> int: ...
+
+    # keys
+    @abc.abstractmethod
+    def insert_key(self, record: KeyRecord, key_hash: str) -> None: ...
+
+    @abc.abstractmethod
+    def list_keys(self) -> list[KeyRecord]: ...
+
+    @abc.abstractmethod
+    def key_hashes(self) -> dict[str, KeyRecord]:
+        """Active keys by their SHA-256 hash (what the collector checks against)."""
+
+    @abc.abstractmethod
+    def revoke_key(self, key_id_or_name: str) -> KeyRecord | None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(url: str, *, read_only: bool = False) -> EventStore:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "duckdb":
+        from convtrack.store.duckdb_store import DuckDBStore
+
+        return DuckDBStore(url, read_only=read_only)
+    raise ConvtrackError(
+        "unsupported_store",
+        f"Unknown store URL scheme {scheme!r}; use duckdb:///path/to/file.duckdb.",
+        status=500,
+    )

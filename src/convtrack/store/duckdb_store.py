@@ -1,0 +1,211 @@
+"""The embedded store: one DuckDB file, one writer process.
+
+Appends go through Arrow and ``INSERT … ON CONFLICT DO NOTHING`` on the ``event_id`` primary
+key, so a re-sent event is stored once, also across restarts. Every ``append`` is one
+committed transaction (DuckDB syncs its WAL on commit).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+
+from convtrack.errors import ConvtrackError
+from convtrack.events import Event, Rejected
+from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
+from convtrack.store.base import EventStore, KeyRecord, QueryResult, StoreLocked
+from convtrack.store.migrations import load_migrations
+
+_READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_INSERT_COLUMNS = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
+_SELECT_COLUMNS = ", ".join(
+    f'CAST("{c}" AS JSON)' if c in JSON_COLUMNS else f'"{c}"' for c in COLUMN_NAMES
+)
+
+
+def path_from_url(url: str) -> Path:
+    prefix = "duckdb://"
+    if not url.startswith(prefix):
+        raise ConvtrackError("unsupported_store", f"not a DuckDB URL: {url}", status=500)
+    # duckdb:///abs/path.duckdb is absolute; duckdb://relative/path.duckdb is relative.
+    return Path(url[len(prefix) :])
+
+
+def _json_text(obj: Any) -> str:
+    return msgspec.json.encode(obj).decode()
+
+
+class DuckDBStore(EventStore):
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        self.url = url
+        self.path = path_from_url(url)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise ConvtrackError(
+                "store_missing", f"No store at {self.path}; start `convtrack serve` first.", 404
+            )
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreLocked(str(exc).splitlines()[0]) from None
+            raise
+        self._lock = threading.Lock()  # serialises use of the main connection
+        self._con.execute("SET TimeZone = 'UTC'")
+
+    # -- schema -------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        row = self._con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        ).fetchone()
+        if not row or not row[0]:
+            return 0
+        got = self._con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(got[0]) if got else 0
+
+    def migrate(self) -> list[str]:
+        applied = []
+        with self._lock:
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            current = self.schema_version()
+            for m in load_migrations("duckdb"):
+                if m.version <= current:
+                    continue
+                self._con.execute("BEGIN")
+                try:
+                    self._con.execute(m.sql)
+                    self._con.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                        [m.version, m.name],
+                    )
+                    self._con.execute("COMMIT")
+                except Exception:
+                    self._con.execute("ROLLBACK")
+                    raise
+                applied.append(f"{m.version:04d}_{m.name}")
+        return applied
+
+    # -- events -------------------------------------------------------------------------
+    def append(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> int:
+        if not events and not rejected:
+            return 0
+        batch = to_arrow(events) if events else None
+        row = None
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                if batch is not None:
+                    self._con.register("_batch", batch)
+                    row = self._con.execute(
+                        f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_SELECT_COLUMNS} "  # noqa: S608
+                        "FROM _batch ON CONFLICT DO NOTHING"
+                    ).fetchone()
+                    self._con.unregister("_batch")
+                if rejected:
+                    self._con.executemany(
+                        "INSERT INTO quarantine (reject_id, received_at, source, key_id, payload,"
+                        " reasons) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [
+                            [r.reject_id, r.received_at, r.source, r.key_id, r.payload,
+                             _json_text(r.reasons)]
+                            for r in rejected
+                        ],
+                    )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+        return int(row[0]) if row else 0
+
+    def count_quarantined(self) -> int:
+        row = self._read("SELECT count(*) FROM quarantine").fetchone()
+        return int(row[0]) if row else 0
+
+    def count_events(self) -> int:
+        row = self._read("SELECT count(*) FROM events").fetchone()
+        return int(row[0]) if row else 0
+
+    def events_after(self, cursor: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM events"
+        params: list[Any] = []
+        if cursor is not None:
+            sql += " WHERE (received_at, event_id) > (?, ?)"
+            params = [cursor[0], cursor[1]]
+        sql += " ORDER BY received_at, event_id LIMIT ?"
+        params.append(int(limit))
+        cur = self._read(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise ConvtrackError("invalid_sql", f"Could not parse SQL: {exc}") from None
+        if len(statements) != 1 or statements[0].type not in _READ_ONLY_TYPES:
+            raise ConvtrackError(
+                "read_only", "Only one read-only statement (SELECT, WITH … SELECT, EXPLAIN) is allowed."
+            )
+        try:
+            cur = self._read(sql, list(params))
+            columns = [d[0] for d in cur.description] if cur.description else []
+            return QueryResult(columns, cur.fetchall())
+        except duckdb.Error as exc:
+            raise ConvtrackError("sql_error", str(exc).splitlines()[0]) from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
+        # A cursor is a separate connection to the same database: safe beside the writer.
+        cur = self._con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur.execute(sql, list(params))
+
+    # -- keys ---------------------------------------------------------------------------
+    def insert_key(self, record: KeyRecord, key_hash: str) -> None:
+        with self._lock:
+            self._con.execute(
+                "INSERT INTO write_keys (key_id, name, kind, prefix, key_hash, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [record.key_id, record.name, record.kind, record.prefix, key_hash, record.created_at],
+            )
+
+    def _keys(self, where: str = "", params: Sequence[Any] = ()) -> list[tuple[KeyRecord, str]]:
+        rows = self._read(
+            "SELECT key_id, name, kind, prefix, created_at, revoked_at, key_hash FROM write_keys "  # noqa: S608
+            + where
+            + " ORDER BY created_at",
+            params,
+        ).fetchall()
+        return [(KeyRecord(*row[:6]), row[6]) for row in rows]
+
+    def list_keys(self) -> list[KeyRecord]:
+        return [rec for rec, _ in self._keys()]
+
+    def key_hashes(self) -> dict[str, KeyRecord]:
+        return {h: rec for rec, h in self._keys("WHERE revoked_at IS NULL")}
+
+    def revoke_key(self, key_id_or_name: str) -> KeyRecord | None:
+        with self._lock:
+            row = self._con.execute(
+                "UPDATE write_keys SET revoked_at = now() WHERE revoked_at IS NULL"
+                " AND (key_id = ? OR name = ?) RETURNING key_id",
+                [key_id_or_name, key_id_or_name],
+            ).fetchall()
+        if not row:
+            return None
+        return next(rec for rec, _ in self._keys("WHERE key_id = ?", [row[0][0]]))
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()

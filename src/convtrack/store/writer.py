@@ -1,0 +1,182 @@
+"""Group commit: many concurrent requests share one transaction.
+
+Request handlers ``submit`` their events and await the returned future; one writer thread
+drains the queue, appends everything waiting (up to ``max_events``, or whatever arrived within
+``interval``) in one transaction, and resolves every future only after the commit. So a 2xx
+always means durably committed, and throughput scales with concurrency instead of fsyncs.
+The queue is bounded in events: past it ``submit`` raises ``StoreBusy`` (the caller answers
+503 + Retry-After) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from convtrack.errors import StoreBusy
+from convtrack.events import Event, Rejected
+from convtrack.store.base import EventStore
+
+log = logging.getLogger("convtrack.store")
+
+
+@dataclass
+class _Job:
+    events: Sequence[Event]
+    rejected: Sequence[Rejected]
+    done: Callable[[BaseException | None], None] | None
+
+
+@dataclass
+class WriterStats:
+    commits: int = 0
+    events_committed: int = 0
+    events_new: int = 0
+    rejected: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    last_commit_ms: float = 0.0
+    by_source: dict[str, int] = field(default_factory=dict)
+
+
+class GroupCommitWriter:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        max_events: int = 10_000,
+        interval: float = 0.002,
+        queue_max_events: int = 200_000,
+    ) -> None:
+        self.store = store
+        self.max_events = max_events
+        self.interval = interval
+        self.queue_max_events = queue_max_events
+        self.stats = WriterStats()
+        self._jobs: deque[_Job] = deque()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="convtrack-writer", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(
+        self,
+        events: Sequence[Event],
+        rejected: Sequence[Rejected] = (),
+        done: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
+        """Queue events; ``done(error)`` is called from the writer thread after the commit."""
+        size = len(events) + len(rejected)
+        with self._cond:
+            if self._stopping:
+                raise StoreBusy(retry_after=5)
+            if self._pending + size > self.queue_max_events:
+                raise StoreBusy(retry_after=1)
+            self._jobs.append(_Job(events, rejected, done))
+            self._pending += size
+            self._cond.notify()
+
+    async def write(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
+        """Queue events and wait until they are committed (or the commit failed)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_resolve, future, error)
+
+        self.submit(events, rejected, done)
+        await future
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit everything already queued, then stop the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- writer thread ----------------------------------------------------------------
+    def _take(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._jobs and not self._stopping:
+                self._cond.wait()
+            if not self._jobs:
+                return None
+        # Let concurrent requests join this commit, up to the interval or max_events.
+        deadline = time.monotonic() + self.interval
+        with self._cond:
+            while self._pending < self.max_events and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            jobs: list[_Job] = []
+            count = 0
+            while self._jobs and (count < self.max_events or not jobs):
+                job = self._jobs.popleft()
+                jobs.append(job)
+                count += len(job.events) + len(job.rejected)
+            return jobs
+
+    def _run(self) -> None:
+        while (jobs := self._take()) is not None:
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        events = _unique([e for job in jobs for e in job.events])
+        rejected = [r for job in jobs for r in job.rejected]
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            new = self.store.append(events, rejected)
+        except Exception as exc:  # the store failed: nobody is acknowledged
+            error = exc
+            self.stats.failures += 1
+            self.stats.last_error = type(exc).__name__
+            log.exception("commit of %d events failed", len(events))
+        else:
+            s = self.stats
+            s.commits += 1
+            s.events_committed += len(events)
+            s.events_new += new
+            s.rejected += len(rejected)
+            s.last_commit_ms = (time.perf_counter() - started) * 1000
+            for e in events:
+                s.by_source[e.source] = s.by_source.get(e.source, 0) + 1
+        with self._cond:
+            self._pending -= sum(len(job.events) + len(job.rejected) for job in jobs)
+        for job in jobs:
+            if job.done is not None:
+                job.done(error)
+
+
+def _unique(events: list[Event]) -> list[Event]:
+    """First copy of each event_id wins within one commit (the store dedups across commits)."""
+    seen: set[str] = set()
+    out = []
+    for e in events:
+        if e.event_id not in seen:
+            seen.add(e.event_id)
+            out.append(e)
+    return out
+
+
+def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -1,0 +1,131 @@
+"""Operator API (``/v1/admin/*``) used by the CLI while the server holds the store.
+
+Authorised by the admin token the server writes to ``<data_dir>/admin.token`` (mode 0600)
+at start-up: whoever can read the data directory can operate the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import msgspec
+
+from convtrack import __version__
+from convtrack.asgi import Receive, Scope, Send, header, read_body, send_error, send_json
+from convtrack.errors import ConvtrackError
+from convtrack.keys import create_key, key_view
+from convtrack.store.base import EventStore
+
+UNAUTHORISED = ConvtrackError(
+    "unauthorised",
+    "Admin endpoints need `Authorization: Bearer <token>` from <data_dir>/admin.token.",
+    401,
+)
+
+
+class SqlIn(msgspec.Struct, forbid_unknown_fields=True):
+    sql: str
+    limit: int = 10_000
+
+
+class KeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    kind: str = "public"
+
+
+class RevokeIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+
+
+@dataclass
+class AdminApi:
+    store: EventStore
+    token: str
+    on_keys_changed: Any  # () -> None
+    status: Any  # () -> dict
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self._authorise(scope)
+            route = (scope["method"], scope["path"])
+            handler = self._routes().get(route)
+            if handler is None:
+                raise ConvtrackError("not_found", f"No admin endpoint {route[0]} {route[1]}.", 404)
+            result = await handler(scope, receive)
+        except ConvtrackError as err:
+            await send_error(send, err)
+            return
+        await send_json(send, 200, result)
+
+    def _authorise(self, scope: Scope) -> None:
+        value = (header(scope, b"authorization") or b"").decode("latin-1")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
+            raise UNAUTHORISED
+
+    def _routes(self) -> dict[tuple[str, str], Any]:
+        return {
+            ("GET", "/v1/admin/status"): self._status,
+            ("POST", "/v1/admin/sql"): self._sql,
+            ("GET", "/v1/admin/keys"): self._list_keys,
+            ("POST", "/v1/admin/keys"): self._create_key,
+            ("POST", "/v1/admin/keys/revoke"): self._revoke_key,
+            ("GET", "/v1/admin/events"): self._events,
+        }
+
+    async def _body(self, receive: Receive, scope: Scope, kind: type[Any]) -> Any:
+        raw = await read_body(receive, 1_048_576, header(scope, b"content-length"))
+        try:
+            return msgspec.json.decode(raw, type=kind)
+        except msgspec.DecodeError as exc:
+            raise ConvtrackError("malformed_json", f"The body is not valid JSON ({exc}).") from None
+        except msgspec.ValidationError as exc:
+            raise ConvtrackError("invalid_request", str(exc), 422) from None
+
+    async def _status(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        return {"version": __version__, **self.status()}
+
+    async def _sql(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        body = await self._body(receive, scope, SqlIn)
+        result = await asyncio.to_thread(self.store.query, body.sql)
+        rows = result.rows[: max(0, body.limit)]
+        return {"columns": result.columns, "rows": rows, "truncated": len(result.rows) > len(rows)}
+
+    async def _list_keys(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        keys = await asyncio.to_thread(self.store.list_keys)
+        return {"keys": [key_view(k) for k in keys]}
+
+    async def _create_key(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        body = await self._body(receive, scope, KeyIn)
+        record, plaintext = await asyncio.to_thread(create_key, self.store, body.name, body.kind)
+        self.on_keys_changed()
+        return {"key": plaintext, **key_view(record)}
+
+    async def _revoke_key(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        body = await self._body(receive, scope, RevokeIn)
+        record = await asyncio.to_thread(self.store.revoke_key, body.key)
+        if record is None:
+            raise ConvtrackError("key_not_found", f"No active key with id or name {body.key!r}.", 404)
+        self.on_keys_changed()
+        return key_view(record)
+
+    async def _events(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        cursor = None
+        if "after_received_at" in query and "after_event_id" in query:
+            try:
+                when = datetime.fromisoformat(query["after_received_at"][0])
+            except ValueError:
+                raise ConvtrackError("invalid_cursor", "after_received_at must be ISO 8601.") from None
+            cursor = (when, query["after_event_id"][0])
+        try:
+            limit = min(max(int((query.get("limit") or ["100"])[0]), 1), 1000)
+        except ValueError:
+            raise ConvtrackError("invalid_limit", "limit must be an integer 1..1000.") from None
+        rows = await asyncio.to_thread(self.store.events_after, cursor, limit)
+        return {"events": rows}
