@@ -75,7 +75,9 @@ class Settings:
         out = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[ENV_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+            out[ENV_PREFIX + f.name.upper()] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
         return out
 
 
@@ -113,7 +115,11 @@ def load_settings(
     known = {f.name: f.type for f in fields(Settings)}
     values: dict[str, Any] = {}
 
-    path = Path(config_file) if config_file else Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
+    path = (
+        Path(config_file)
+        if config_file
+        else Path(env.get(ENV_PREFIX + "CONFIG", DEFAULT_CONFIG_FILE))
+    )
     if config_file and not path.exists():
         raise ConfigError(f"config file {path} does not exist")
     if path.exists():

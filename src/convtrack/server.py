@@ -82,7 +82,9 @@ class Runtime:
         }
 
     def admin(self) -> AdminApi:
-        return AdminApi(self.store, admin_token(self.settings.data_dir), self.keys.reload, self.status)
+        return AdminApi(
+            self.store, admin_token(self.settings.data_dir), self.keys.reload, self.status
+        )
 
     def status(self) -> dict[str, Any]:
         s = self.writer.stats
@@ -106,8 +108,9 @@ class Runtime:
     async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
         w = self.writer
         if w.pending >= 0.9 * w.queue_max_events:
-            raise ConvtrackError("not_ready", "The write queue is nearly full.", 503,
-                                 headers={"retry-after": "1"})
+            raise ConvtrackError(
+                "not_ready", "The write queue is nearly full.", 503, headers={"retry-after": "1"}
+            )
         if w.stats.failures and w.stats.last_error and w.stats.commits == 0:
             raise ConvtrackError("not_ready", "The store is failing commits; see the log.", 503)
         await send_json(send, 200, {"status": "ready", "queue_pending": w.pending})
@@ -143,8 +146,12 @@ class App:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rt = self.runtime
         if rt is None:
-            await send_error(send, ConvtrackError("starting", "Starting up; retry.", 503,
-                                                  headers={"retry-after": "1"}))
+            await send_error(
+                send,
+                ConvtrackError(
+                    "starting", "Starting up; retry.", 503, headers={"retry-after": "1"}
+                ),
+            )
             return
         path = scope["path"]
         handler = rt.routes.get(path)
@@ -158,8 +165,12 @@ class App:
             await send_error(send, err)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], path)
-            await send_error(send, ConvtrackError(
-                "internal_error", "Something went wrong on our side; nothing was stored.", 500))
+            await send_error(
+                send,
+                ConvtrackError(
+                    "internal_error", "Something went wrong on our side; nothing was stored.", 500
+                ),
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

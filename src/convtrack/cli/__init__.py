@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key (shown once)")
     _settings_args(create)
     create.add_argument("--name", required=True, help="a label, e.g. web or backend")
-    create.add_argument("--secret", action="store_true",
-                        help="a secret server key (default: a public, write-only browser key)")
+    create.add_argument(
+        "--secret",
+        action="store_true",
+        help="a secret server key (default: a public, write-only browser key)",
+    )
     create.set_defaults(func=commands.keys_create)
     lst = keys.add_parser("list", help="list keys (never the keys themselves)")
     _settings_args(lst)

@@ -65,6 +65,13 @@ def sql(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+TAIL_PAGE = 500
+
+
+def _cursor(event: dict[str, Any]) -> tuple[str, str]:
+    return str(event["received_at"]), str(event["event_id"])
+
+
 def _tail_line(e: dict[str, Any]) -> str:
     value = f" {e['value']} {e['currency']}" if e.get("value") is not None else ""
     who = e.get("user_id") or e.get("anonymous_id") or "-"
@@ -77,22 +84,22 @@ def _tail_line(e: dict[str, Any]) -> str:
 def events_tail(args: argparse.Namespace, settings: Settings) -> int:
     ops = connect(settings)
     try:
-        start = ops.query(
-            "SELECT CAST(received_at AS VARCHAR), event_id FROM events"
-            f" ORDER BY received_at DESC, event_id DESC LIMIT 1 OFFSET {max(args.lines, 0)}"
-        ).rows
-        cursor: tuple[str, str] | None = (str(start[0][0]), str(start[0][1])) if start else None
+        # Start at the end: the last N events, or (N = 0) only the position of the newest.
+        batch = ops.last_events(max(args.lines, 1))
+        cursor: tuple[str, str] | None = None
+        if args.lines <= 0:
+            batch, cursor = [], (_cursor(batch[-1]) if batch else None)
         while True:
-            batch = ops.events_after(cursor, 500)
             for event in batch:
-                print(json.dumps(event, default=str) if args.json else _tail_line(event), flush=True)
+                line = json.dumps(event, default=str) if args.json else _tail_line(event)
+                print(line, flush=True)
             if batch:
-                last = batch[-1]
-                cursor = (str(last["received_at"]), str(last["event_id"]))
-            if args.once and len(batch) < 500:
-                return 0
-            if len(batch) < 500:
+                cursor = _cursor(batch[-1])
+            if len(batch) < TAIL_PAGE:
+                if args.once:
+                    return 0
                 time.sleep(args.interval)
+            batch = ops.events_after(cursor, TAIL_PAGE)
     finally:
         ops.close()
 

@@ -26,6 +26,7 @@ SERVER_FILE = "server.json"
 class Ops(Protocol):
     def query(self, sql: str) -> QueryResult: ...
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]: ...
+    def last_events(self, limit: int) -> list[dict[str, Any]]: ...
     def list_keys(self) -> list[dict[str, Any]]: ...
     def create_key(self, name: str, kind: str) -> dict[str, Any]: ...
     def revoke_key(self, key: str) -> dict[str, Any]: ...
@@ -59,11 +60,15 @@ class ServerOps:
         try:
             response = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise ConvtrackError("server_unreachable", f"Cannot reach the server: {exc}", 503) from None
+            raise ConvtrackError(
+                "server_unreachable", f"Cannot reach the server: {exc}", 503
+            ) from None
         body = response.json()
         if response.status_code >= 400:
             err = body.get("error", {})
-            raise ConvtrackError(err.get("code", "error"), err.get("message", ""), response.status_code)
+            raise ConvtrackError(
+                err.get("code", "error"), err.get("message", ""), response.status_code
+            )
         return body
 
     def query(self, sql: str) -> QueryResult:
@@ -75,6 +80,9 @@ class ServerOps:
         if cursor:
             params |= {"after_received_at": cursor[0], "after_event_id": cursor[1]}
         return list(self._call("GET", "/v1/admin/events", params=params)["events"])
+
+    def last_events(self, limit: int) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/admin/events", params={"last": limit})["events"])
 
     def list_keys(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/admin/keys")["keys"])
@@ -99,6 +107,9 @@ class StoreOps:
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         parsed = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
         return [_jsonable(r) for r in self.store.events_after(parsed, limit)]
+
+    def last_events(self, limit: int) -> list[dict[str, Any]]:
+        return [_jsonable(r) for r in self.store.last_events(limit)]
 
     def list_keys(self) -> list[dict[str, Any]]:
         return [key_view(k) for k in self.store.list_keys()]

@@ -38,7 +38,9 @@ def banner(settings: Settings, new_key: str | None) -> str:
             "  write key: see `convtrack keys list`; make a new one with "
             "`convtrack keys create --name web`",
         ]
-    lines.append(f'  try:      convtrack events tail   |   convtrack sql "SELECT count(*) FROM events"')
+    lines.append(
+        '  try:      convtrack events tail   |   convtrack sql "SELECT count(*) FROM events"'
+    )
     return "\n".join(lines)
 
 
@@ -49,7 +51,9 @@ def run(settings: Settings) -> int:
     holder = running_server(settings.data_dir)
     if holder is not None:
         raise ConvtrackError(
-            "already_running", f"A convtrack server already serves {settings.data_dir} at {holder}.", 409
+            "already_running",
+            f"A convtrack server already serves {settings.data_dir} at {holder}.",
+            409,
         )
     new_key = prepare(settings)
     print(banner(settings, new_key), flush=True)
@@ -71,4 +75,3 @@ def run(settings: Settings) -> int:
         if (settings.data_dir / SERVER_FILE).exists():
             server_file.unlink(missing_ok=True)
     return 0
-

@@ -17,11 +17,14 @@ MISSING = ConvtrackError(
     401,
 )
 INVALID = ConvtrackError(
-    "invalid_key", "The write key is unknown or revoked; create one with `convtrack keys create`.", 401
+    "invalid_key",
+    "The write key is unknown or revoked; create one with `convtrack keys create`.",
+    401,
 )
 SECRET_IN_URL = ConvtrackError(
     "secret_key_in_url",
-    "Secret keys must not travel in URLs; send them in the Authorization header and rotate this one.",
+    "Secret keys must not travel in URLs; send them in the Authorization header "
+    "and rotate this one.",
     401,
 )
 

@@ -16,7 +16,16 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, header, read_body, send_bytes, send_error, send_json
+from convtrack.asgi import (
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_bytes,
+    send_error,
+    send_json,
+)
 from convtrack.collect.auth import KeyRing, key_from_authorization
 from convtrack.collect.parse import Invalid, Origin, decode_body, to_event
 from convtrack.config import Settings
@@ -98,7 +107,9 @@ class EventsEndpoint:
             key_from_authorization(header(scope, b"authorization")),
             (query.get("k") or [None])[0],
         )
-        body = await read_body(receive, self.settings.max_body_bytes, header(scope, b"content-length"))
+        body = await read_body(
+            receive, self.settings.max_body_bytes, header(scope, b"content-length")
+        )
         items, batch_sent_at, is_batch = decode_body(body)
         if is_batch and len(items) > self.settings.max_batch_events:
             raise ConvtrackError(
@@ -145,7 +156,11 @@ class EventsEndpoint:
                 problem, raw = item.issue, item.raw
             else:
                 result = to_event(
-                    index, item, origin, batch_sent_at, default_currency=currency,
+                    index,
+                    item,
+                    origin,
+                    batch_sent_at,
+                    default_currency=currency,
                     max_future=max_future,
                 )
                 if isinstance(result, Event):
@@ -157,7 +172,9 @@ class EventsEndpoint:
         return events, errors, rejected
 
 
-def quarantine_record(problem: dict[str, Any], raw: Any, origin: Origin, keep_raw: bool) -> Rejected:
+def quarantine_record(
+    problem: dict[str, Any], raw: Any, origin: Origin, keep_raw: bool
+) -> Rejected:
     payload = raw if keep_raw else scrub_payload(raw)
     return Rejected(
         reject_id=str(uuid.uuid4()),

@@ -83,7 +83,9 @@ def issue(index: int | None, path: str, reason: str) -> dict[str, Any]:
     return out
 
 
-def validation_issue(index: int | None, exc: msgspec.ValidationError, base: str = "") -> dict[str, Any]:
+def validation_issue(
+    index: int | None, exc: msgspec.ValidationError, base: str = ""
+) -> dict[str, Any]:
     match = _PATH.match(str(exc))
     reason = match["reason"] if match else str(exc)
     path = base + pointer(match["path"] if match else "")
@@ -96,24 +98,31 @@ def validation_issue(index: int | None, exc: msgspec.ValidationError, base: str 
 def decode_body(body: bytes) -> tuple[list[EventIn | Invalid], datetime | int | None, bool]:
     """Return (items, batch sent_at, is_batch); an item is an EventIn or an Invalid."""
     try:
+        return _decode_body(body)
+    except UnicodeDecodeError as exc:  # msgspec raises it as is for bad bytes in a string
+        raise malformed(exc) from None
+
+
+def _decode_body(body: bytes) -> tuple[list[EventIn | Invalid], datetime | int | None, bool]:
+    try:
         decoded = _batch_decoder.decode(body)
         return list(decoded.events), decoded.sent_at, True
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
     try:
         probe = msgspec.json.decode(body, type=_RawBatch)
-    except msgspec.DecodeError as exc:
-        raise malformed(exc) from None
-    except msgspec.ValidationError as exc:
+    except msgspec.ValidationError as exc:  # before DecodeError: it is a subclass of it
         if "unknown field" in str(exc) or "Expected `object`" in str(exc):
             # Not a batch envelope: it must be a single event.
             return [_decode_one(None, body)], None, False
         raise ConvtrackError(
             "invalid_batch",
-            "The batch envelope is invalid: send {\"events\": [...], \"sent_at\"?: ...}.",
+            'The batch envelope is invalid: send {"events": [...], "sent_at"?: ...}.',
             status=422,
             details=[validation_issue(None, exc)],
         ) from None
+    except msgspec.DecodeError as exc:
+        raise malformed(exc) from None
     if probe.events is msgspec.UNSET:
         return [_decode_one(None, body)], None, False
     return [_decode_one(i, raw) for i, raw in enumerate(probe.events)], probe.sent_at, True
@@ -181,7 +190,9 @@ def to_event(
     if name is None:
         return issue(index, "/event_name", f"required for events of type {e.type!r}")
     if not (e.anonymous_id or e.user_id or e.identifiers):
-        return issue(index, "/anonymous_id", "one of anonymous_id, user_id or identifiers is required")
+        return issue(
+            index, "/anonymous_id", "one of anonymous_id, user_id or identifiers is required"
+        )
     if e.currency is not None and e.currency not in ISO_4217:
         return issue(index, "/currency", f"{e.currency!r} is not an ISO 4217 currency code")
     if e.properties and (problem := _properties_problem(e.properties)):
@@ -198,7 +209,9 @@ def to_event(
         if client_ts is not None:
             occurred = received - (sent - client_ts)  # clock-skew correction
     if occurred - received > max_future:
-        return issue(index, "/timestamp", "is in the future; send RFC 3339 UTC or epoch milliseconds")
+        return issue(
+            index, "/timestamp", "is in the future; send RFC 3339 UTC or epoch milliseconds"
+        )
 
     ctx = e.context or Context()
     if origin.trusted:

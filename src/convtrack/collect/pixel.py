@@ -131,7 +131,10 @@ class PixelEndpoint:
             result: Event | dict[str, Any] = validation_issue(None, exc)
         else:
             result = to_event(
-                None, event_in, origin, None,
+                None,
+                event_in,
+                origin,
+                None,
                 default_currency=self.settings.default_currency,
                 max_future=timedelta(seconds=self.settings.max_future_seconds),
             )

@@ -73,6 +73,10 @@ class EventStore(abc.ABC):
         """Events ordered by (received_at, event_id) strictly after ``cursor``."""
 
     @abc.abstractmethod
+    def last_events(self, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` events, oldest first (where a tail starts)."""
+
+    @abc.abstractmethod
     def count_events(self) -> int: ...
 
     @abc.abstractmethod

@@ -68,7 +68,9 @@ class DuckDBStore(EventStore):
         ).fetchone()
         if not row or not row[0]:
             return 0
-        got = self._con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        got = self._con.execute(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations"
+        ).fetchone()
         return int(got[0]) if got else 0
 
     def migrate(self) -> list[str]:
@@ -118,8 +120,14 @@ class DuckDBStore(EventStore):
                         "INSERT INTO quarantine (reject_id, received_at, source, key_id, payload,"
                         " reasons) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [
-                            [r.reject_id, r.received_at, r.source, r.key_id, r.payload,
-                             _json_text(r.reasons)]
+                            [
+                                r.reject_id,
+                                r.received_at,
+                                r.source,
+                                r.key_id,
+                                r.payload,
+                                _json_text(r.reasons),
+                            ]
                             for r in rejected
                         ],
                     )
@@ -149,6 +157,15 @@ class DuckDBStore(EventStore):
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def last_events(self, limit: int) -> list[dict[str, Any]]:
+        cur = self._read(
+            "SELECT * FROM (SELECT * FROM events ORDER BY received_at DESC, event_id DESC LIMIT ?)"
+            " ORDER BY received_at, event_id",
+            [int(limit)],
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         try:
             statements = self._con.extract_statements(sql)
@@ -156,7 +173,8 @@ class DuckDBStore(EventStore):
             raise ConvtrackError("invalid_sql", f"Could not parse SQL: {exc}") from None
         if len(statements) != 1 or statements[0].type not in _READ_ONLY_TYPES:
             raise ConvtrackError(
-                "read_only", "Only one read-only statement (SELECT, WITH … SELECT, EXPLAIN) is allowed."
+                "read_only",
+                "Only one read-only statement (SELECT, WITH … SELECT, EXPLAIN) is allowed.",
             )
         try:
             cur = self._read(sql, list(params))
@@ -177,7 +195,14 @@ class DuckDBStore(EventStore):
             self._con.execute(
                 "INSERT INTO write_keys (key_id, name, kind, prefix, key_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [record.key_id, record.name, record.kind, record.prefix, key_hash, record.created_at],
+                [
+                    record.key_id,
+                    record.name,
+                    record.kind,
+                    record.prefix,
+                    key_hash,
+                    record.created_at,
+                ],
             )
 
     def _keys(self, where: str = "", params: Sequence[Any] = ()) -> list[tuple[KeyRecord, str]]:

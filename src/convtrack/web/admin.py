@@ -110,7 +110,9 @@ class AdminApi:
         body = await self._body(receive, scope, RevokeIn)
         record = await asyncio.to_thread(self.store.revoke_key, body.key)
         if record is None:
-            raise ConvtrackError("key_not_found", f"No active key with id or name {body.key!r}.", 404)
+            raise ConvtrackError(
+                "key_not_found", f"No active key with id or name {body.key!r}.", 404
+            )
         self.on_keys_changed()
         return key_view(record)
 
@@ -121,11 +123,17 @@ class AdminApi:
             try:
                 when = datetime.fromisoformat(query["after_received_at"][0])
             except ValueError:
-                raise ConvtrackError("invalid_cursor", "after_received_at must be ISO 8601.") from None
+                raise ConvtrackError(
+                    "invalid_cursor", "after_received_at must be ISO 8601."
+                ) from None
             cursor = (when, query["after_event_id"][0])
         try:
-            limit = min(max(int((query.get("limit") or ["100"])[0]), 1), 1000)
+            raw_limit = (query.get("last") or query.get("limit") or ["100"])[0]
+            limit = min(max(int(raw_limit), 0), 1000)
         except ValueError:
             raise ConvtrackError("invalid_limit", "limit must be an integer 1..1000.") from None
-        rows = await asyncio.to_thread(self.store.events_after, cursor, limit)
+        if "last" in query:
+            rows = await asyncio.to_thread(self.store.last_events, limit)
+        else:
+            rows = await asyncio.to_thread(self.store.events_after, cursor, limit)
         return {"events": rows}

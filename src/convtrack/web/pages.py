@@ -11,9 +11,11 @@ _HTML = [
     (b"content-type", b"text/html; charset=utf-8"),
     (b"cache-control", b"no-cache"),
     (b"x-content-type-options", b"nosniff"),
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self' 'unsafe-inline'; img-src 'self'; "
-     b"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self' 'unsafe-inline'; img-src 'self'; "
+        b"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    ),
 ]
 
 
