@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from convtrack.errors import ConfigError
+from convtrack.events import ISO_4217
 
 ENV_PREFIX = "CONVTRACK_"
 DEFAULT_CONFIG_FILE = "convtrack.toml"
@@ -60,7 +61,8 @@ class Settings:
             (self.commit_max_events >= 1, "commit_max_events must be at least 1"),
             (0 <= self.commit_interval_ms <= 1000, "commit_interval_ms must be 0..1000"),
             (self.queue_max_events >= self.max_batch_events, "queue_max_events too small"),
-            (len(self.default_currency) == 3, "default_currency must be an ISO 4217 code"),
+            (self.default_currency in ISO_4217, "default_currency must be an ISO 4217 code"),
+            (self.max_future_seconds >= 0, "max_future_seconds must be at least 0"),
             (self.log_level in {"debug", "info", "warning", "error"}, "bad log_level"),
         ]
         for ok, message in checks:
@@ -93,8 +95,8 @@ def _cast(name: str, raw: Any, target: Any, origin: str) -> Any:
                 return False
             raise ValueError(f"expected true/false, got {raw!r}")
         if target in (int, "int"):
-            if isinstance(raw, bool):
-                raise ValueError("expected an integer")
+            if isinstance(raw, bool | float):  # int(80.5) would silently give 80
+                raise ValueError(f"expected an integer, got {raw!r}")
             return int(raw)
         if target in (float, "float"):
             return float(raw)

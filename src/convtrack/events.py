@@ -20,7 +20,7 @@ Str512 = Annotated[str, Meta(max_length=512)]
 Url = Annotated[str, Meta(max_length=2048)]
 Name = Annotated[str, Meta(min_length=1, max_length=128)]
 Currency = Annotated[str, Meta(pattern="^[A-Z]{3}$")]
-Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
+Money = Annotated[float, Meta(gt=-1e12, lt=1e12)]  # fits the stores' DECIMAL(18, 6)
 # A client timestamp: RFC 3339 string or Unix epoch milliseconds.
 Timestamp = datetime | Annotated[int, Meta(ge=0, le=32503680000000)]
 

@@ -101,6 +101,13 @@ def decode_body(body: bytes) -> tuple[list[EventIn | Invalid], datetime | int | 
         return _decode_body(body)
     except UnicodeDecodeError as exc:  # msgspec raises it as is for bad bytes in a string
         raise malformed(exc) from None
+    except RecursionError:  # e.g. 100k '[': msgspec recurses once per nesting level
+        raise ConvtrackError(
+            "malformed_json",
+            "The body is nested too deeply; event properties may nest at most "
+            f"{MAX_PROPERTIES_DEPTH} levels.",
+            400,
+        ) from None
 
 
 def _decode_body(body: bytes) -> tuple[list[EventIn | Invalid], datetime | int | None, bool]:
@@ -141,7 +148,11 @@ def _decode_one(index: int | None, raw: bytes | msgspec.Raw) -> EventIn | Invali
     try:
         return _event_decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        return Invalid(validation_issue(index, exc), msgspec.json.decode(raw))
+        try:  # a type error can come before a syntax error further on
+            payload = msgspec.json.decode(raw)
+        except msgspec.DecodeError as bad:
+            raise malformed(bad) from None
+        return Invalid(validation_issue(index, exc), payload)
     except msgspec.DecodeError as exc:
         raise malformed(exc) from None
 
