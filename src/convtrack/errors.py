@@ -44,3 +44,16 @@ class StoreBusy(ConvtrackError):
             status=503,
             headers={"retry-after": str(retry_after)},
         )
+
+
+class StoreUnavailable(ConvtrackError):
+    """The commit failed: nothing from the request is stored; retrying is safe."""
+
+    def __init__(self, retry_after: int = 1) -> None:
+        super().__init__(
+            "store_unavailable",
+            "The store could not commit this request; nothing was stored. "
+            f"Retry after {retry_after} s (event_id makes retries safe).",
+            status=503,
+            headers={"retry-after": str(retry_after)},
+        )

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 import msgspec
 
@@ -54,6 +54,28 @@ CONTEXT = {"url": "url", "ref": "referrer", "ti": "title", "lc": "locale"}
 IDENTIFIERS = {"em": "email", "ph": "phone", "xid": "external_id"}
 CONSENT = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 CAMPAIGN = {name: name for name in CAMPAIGN_FIELDS} | {"ca": "click_at"}
+
+
+MAX_PARAMS = 200
+
+
+def parse_query(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=x%20y`` → pairs; blank values skipped, at most MAX_PARAMS kept.
+
+    A lean ``parse_qsl``: most pixel values need no unquoting, so only those that do pay.
+    """
+    text = raw.decode("utf-8", "replace")
+    pairs = []
+    for part in text.split("&", MAX_PARAMS)[:MAX_PARAMS]:
+        name, _, value = part.partition("=")
+        if not value:
+            continue
+        if "%" in name or "+" in name:
+            name = unquote_plus(name)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
 
 
 def hit_to_dict(params: list[tuple[str, str]], referer: str | None) -> dict[str, Any]:
@@ -110,8 +132,7 @@ class PixelEndpoint:
         log.warning("pixel hit not stored: %s", reason)
 
     def _record(self, scope: Scope) -> None:
-        query = scope.get("query_string", b"").decode("utf-8", "replace")
-        params = parse_qsl(query, keep_blank_values=False, max_num_fields=200)
+        params = parse_query(scope.get("query_string", b""))
         key = next((v for k, v in params if k == "k"), None)
         record = self.keys.authenticate(None, key)
         ua = header(scope, b"user-agent")

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from convtrack.errors import StoreBusy
+from convtrack.errors import StoreBusy, StoreUnavailable
 from convtrack.events import Event, Rejected
 from convtrack.store.base import EventStore
 
@@ -97,7 +97,10 @@ class GroupCommitWriter:
             loop.call_soon_threadsafe(_resolve, future, error)
 
         self.submit(events, rejected, done)
-        await future
+        try:
+            await future
+        except Exception as exc:
+            raise StoreUnavailable() from exc
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit everything already queued, then stop the thread."""

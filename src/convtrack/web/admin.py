@@ -82,10 +82,10 @@ class AdminApi:
         raw = await read_body(receive, 1_048_576, header(scope, b"content-length"))
         try:
             return msgspec.json.decode(raw, type=kind)
+        except msgspec.ValidationError as exc:  # first: it is a subclass of DecodeError
+            raise ConvtrackError("invalid_request", str(exc), 422) from None
         except msgspec.DecodeError as exc:
             raise ConvtrackError("malformed_json", f"The body is not valid JSON ({exc}).") from None
-        except msgspec.ValidationError as exc:
-            raise ConvtrackError("invalid_request", str(exc), 422) from None
 
     async def _status(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return {"version": __version__, **self.status()}
