@@ -30,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--visitors", type=int, default=1000, help="people to simulate (default 1000)")
     g.add_argument("--days", type=int, default=7, help="length of the window (default 7)")
     g.add_argument("--start", help=f"first day, YYYY-MM-DD or RFC 3339 (default {DEFAULT_START})")
-    g.add_argument("--end", help="end of the window instead of --start: a date or 'today' "
-                   "(today 00:00 UTC; output then depends on the day you run it)")  # fmt: skip
+    g.add_argument(
+        "--end",
+        help="end of the window instead of --start: a date or 'today' "
+        "(today 00:00 UTC; output then depends on the day you run it)",
+    )
     g.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     g.add_argument("--truth", type=Path, help="write the ground truth JSON here")
     s = parser.add_argument_group("where to send it")
@@ -40,8 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--server-key", help="secret write key for backend copies (with --url)")
     s.add_argument("--batch-size", type=int, default=500, help="events per request (1..500)")
     s.add_argument("--out", help="write events as JSON lines to FILE ('-' for stdout)")
-    s.add_argument("--dry-run", action="store_true",
-                   help="generate (and write --truth/--out) but send nothing to a server or store")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="generate (and write --truth/--out) but send nothing to a server or store",
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress or summary on stderr")
 
 
@@ -92,8 +98,12 @@ def sinks_from(args: argparse.Namespace, settings: Settings) -> list[Sink]:
     if args.out:
         sinks.append(JsonlSink(args.out))
     if args.url and not args.dry_run:
-        if not args.key:
-            raise ConvtrackError("invalid_argument", "--url needs --key (a public write key).")
+        if not (args.key and args.server_key):
+            raise ConvtrackError(
+                "invalid_argument",
+                "--url needs --key (a public key, for browser copies) and --server-key (a secret "
+                "key, for backend copies: `convtrack keys create --name backend --secret`).",
+            )
         sinks.append(HttpSink(args.url, args.key, args.server_key, args.batch_size))
     elif not (args.url or args.out or args.dry_run):
         holder = running_server(settings.data_dir)
@@ -128,8 +138,9 @@ def summary(totals: dict[str, Any], reports: list[Report]) -> str:
     for r in reports:
         new = f", {r.new:,} new" if r.new is not None else ""
         retries = f", {r.retries} retries" if r.retries else ""
-        lines.append(f"simulate: {r.target}: {r.accepted:,} accepted, {r.rejected:,} rejected"
-                     f"{new}{retries}")  # fmt: skip
+        lines.append(
+            f"simulate: {r.target}: {r.accepted:,} accepted, {r.rejected:,} rejected{new}{retries}"
+        )
     return "\n".join(lines)
 
 
@@ -144,7 +155,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sent = sim.sent()
     reports = []
     for sink in sinks:
-        progress = Progress("sent events", len(sent), enabled=not args.quiet)
+        progress = Progress("delivered events", len(sent), enabled=not args.quiet)
         reports.append(sink.send(sent, progress))
         progress.close()
     if not args.quiet:

@@ -34,6 +34,7 @@ class Delivery:
     source: Source
     event: EventIn
     blocked: bool = False  # a browser hit the person's blocker stopped: never sent
+    ip: str | None = None  # the address it comes from (the device, for browser copies)
 
 
 def title(path: str) -> str:
@@ -46,9 +47,13 @@ def landing_campaign(touch: Touch) -> Campaign | None:
     if c is None:
         return None
     fields: dict[str, Any] = {
-        "utm_source": c.source, "utm_medium": c.medium, "utm_campaign": c.name,
-        "utm_term": touch.term, "utm_content": touch.content, "click_at": touch.at,
-    }  # fmt: skip
+        "utm_source": c.source,
+        "utm_medium": c.medium,
+        "utm_campaign": c.name,
+        "utm_term": touch.term,
+        "utm_content": touch.content,
+        "click_at": touch.at,
+    }
     if touch.click_id and touch.channel.click_id:
         fields[touch.channel.click_id] = touch.click_id
         if touch.channel.click_id == "gclid":
@@ -86,12 +91,12 @@ class VisitWriter:
             session_id=touch.session_id,
             **fields,
         )
-        self.send_tag(event, at)
+        self.send_tag(device, event, at)
         return event
 
-    def send_tag(self, event: EventIn, at: datetime) -> None:
+    def send_tag(self, device: Device, event: EventIn, at: datetime) -> None:
         arrival = ids.after(at, self.rng, 0.05, 1.5)
-        self.out.append(Delivery(arrival, "tag", event, blocked=self.person.blocked))
+        self.out.append(Delivery(arrival, "tag", event, self.person.blocked, device.ip))
 
     def context(self, device: Device, url: str, referrer: str | None) -> Context:
         return Context(
@@ -109,12 +114,18 @@ class VisitWriter:
         if campaign is not None and touch.click_id:
             device.click = (touch.at, _fields(campaign))
         at = touch.at
-        self.hit(device, touch, at, type="page", campaign=campaign,
-                 context=self.context(device, url, touch.referrer))  # fmt: skip
+        self.hit(
+            device,
+            touch,
+            at,
+            type="page",
+            campaign=campaign,
+            context=self.context(device, url, touch.referrer),
+        )
         if self.person.has_account and not device.logged_in:
             device.logged_in = True
             at = ids.after(at, self.rng, 5, 40)
-            self.hit(device, touch, at, type="identify")
+            self.hit(device, touch, at, type="identify", context=self.context(device, url, None))
         for _ in range(self.rng.randint(0, 3)):
             at = ids.after(at, self.rng, 10, 90)
             page = self.world.site + self.rng.choice(self.world.pages)
@@ -148,7 +159,7 @@ class VisitWriter:
             order_id=conv.order_id,
             properties=self.properties(conv),
         )
-        self.send_tag(event, at)
+        self.send_tag(device, event, at)
         if self.rng.random() < kind.server_share:
             self.send_server(device, event, at)
 
@@ -174,8 +185,9 @@ class VisitWriter:
             timestamp=at,
             anonymous_id=event.anonymous_id,
             user_id=self.person.user_id if self.person.has_account else None,
-            context=Context(url=ctx.url, user_agent=device.user_agent, ip=device.ip,
-                            locale=self.person.locale),  # fmt: skip
+            context=Context(
+                url=ctx.url, user_agent=device.user_agent, ip=device.ip, locale=self.person.locale
+            ),
             campaign=event.campaign,
             identifiers=Identifiers(email=self.person.email, phone=self.person.phone),
             value=event.value,

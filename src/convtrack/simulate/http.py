@@ -1,11 +1,10 @@
 """Send deliveries to a running collector: ``POST /v1/events`` in batches, with retries.
 
 Browser copies go with the public key (stored as source ``tag``), backend copies with the
-secret key (source ``server``). Batches hold up to ``batch_size`` events of one source; the
-next batch comes from whichever source's oldest unsent copy arrived first, so the stream stays
-close to arrival order. Retry policy (docs/simulate.md): 429, 5xx and connection errors are
-retried with exponential backoff and jitter, honouring ``Retry-After``; a 413 splits the batch;
-any other answer stops the run.
+secret key (source ``server``). Batches hold up to ``batch_size`` events of one source and
+follow arrival order (see ``batches``). Retry policy (docs/simulate.md): 429, 5xx and
+connection errors are retried with exponential backoff and jitter, honouring ``Retry-After``;
+a 413 splits the batch; any other answer stops the run.
 """
 
 from __future__ import annotations
@@ -47,16 +46,18 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def batches(deliveries: Sequence[Delivery], size: int) -> Iterator[list[Delivery]]:
-    """Per-source batches of up to ``size``, interleaved by the arrival of their first copy."""
-    streams = {s: [d for d in deliveries if d.source == s] for s in ("tag", "server")}
-    heads = dict.fromkeys(streams, 0)
-    while True:
-        ready = [s for s in streams if heads[s] < len(streams[s])]
-        if not ready:
-            return
-        source = min(ready, key=lambda s: streams[s][heads[s]].arrival)
-        yield streams[source][heads[source] : heads[source] + size]
-        heads[source] += size
+    """Up to two single-source batches per window of ``size`` consecutive deliveries.
+
+    Within a window the source whose first copy arrived first goes first, so the stream stays
+    in arrival order up to one window: a browser copy normally reaches the collector before the
+    backend's copy of the same event, as it would live.
+    """
+    for start in range(0, len(deliveries), size):
+        window = deliveries[start : start + size]
+        by_source: dict[str, list[Delivery]] = {}
+        for d in window:
+            by_source.setdefault(d.source, []).append(d)
+        yield from by_source.values()
 
 
 @dataclass

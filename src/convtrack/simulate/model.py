@@ -52,8 +52,8 @@ class ConversionKind:
 @dataclass(frozen=True)
 class World:
     channels: tuple[Channel, ...]
-    kinds: tuple[ConversionKind, ...]
-    baseline_probability: float = 0.02  # P(a person converts with no causal touch)
+    kinds: tuple[ConversionKind, ...]  # kinds[0] is what an account holder does instead of sign_up
+    baseline_probability: float = 0.01  # P(a person converts with no causal touch)
     same_visit_share: float = 0.6  # P(a caused conversion happens in the causing visit)
     multi_device_share: float = 0.2  # people with a second device (they are logged in)
     known_share: float = 0.15  # other people with an account from the start (logged in)

@@ -15,9 +15,14 @@ class Progress:
     """
 
     def __init__(
-        self, label: str, total: int, *, stream: TextIO | None = None, enabled: bool = True,
+        self,
+        label: str,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        enabled: bool = True,
         every: float = 5.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.label = label
         self.total = total
         self.done = 0

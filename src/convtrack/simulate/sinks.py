@@ -69,8 +69,9 @@ class JsonlSink:
         return Report(self.path, sent=len(deliveries), accepted=len(deliveries))
 
     @staticmethod
-    def _write(out: Any, items: Sequence[Delivery], encoder: msgspec.json.Encoder,
-               progress: Progress) -> None:  # fmt: skip
+    def _write(
+        out: Any, items: Sequence[Delivery], encoder: msgspec.json.Encoder, progress: Progress
+    ) -> None:
         for chunk in chunks(items, 1000):
             lines = [encoder.encode(JsonLine(d.source, d.event)) for d in chunk]
             out.write(b"\n".join(lines) + b"\n")
@@ -81,20 +82,25 @@ class JsonlSink:
 def canonical(delivery: Delivery, settings: Settings) -> Event:
     """The stored form of one delivery, through the same checks as ``POST /v1/events``.
 
-    The copy is received at its simulated arrival time, so a backfill looks like live traffic.
+    The copy is received at its simulated arrival time and from its simulated address, so a
+    backfill looks like live traffic.
     """
     origin = Origin(
         source=delivery.source,
         key_id=None,
         trusted=delivery.source == "server",
-        ip=None,
+        ip=delivery.ip,
         user_agent=None,
         received_at=delivery.arrival,
     )
     result = to_event(
-        None, delivery.event, origin, None, default_currency=settings.default_currency,
+        None,
+        delivery.event,
+        origin,
+        None,
+        default_currency=settings.default_currency,
         max_future=timedelta(seconds=settings.max_future_seconds),
-    )  # fmt: skip
+    )
     if not isinstance(result, Event):
         raise ConvtrackError("simulate_bug", f"the simulator built an invalid event: {result}", 500)
     return hash_identifiers(result, keep_raw=settings.store_raw_pii)
