@@ -89,7 +89,9 @@ class EventsEndpoint:
                 raise ConvtrackError("method_not_allowed", "Use POST for /v1/events.", 405)
             status, body = await self._handle(scope, receive)
         except ConvtrackError as err:
-            err.headers.update({k.decode(): v.decode() for k, v in cors})
+            if cors:  # a copy: errors such as auth.MISSING are shared module-level objects
+                headers = err.headers | {k.decode(): v.decode() for k, v in cors}
+                err = ConvtrackError(err.code, err.message, err.status, err.details, headers)
             await send_error(send, err)
             return
         await send_json(send, status, body, cors)

@@ -69,8 +69,10 @@ _NORMALISERS = {
 
 def scrub_payload(payload: Any) -> Any:
     """Replace raw identifiers in a (quarantined) JSON payload by their hashes."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("identifiers"), dict):
+    if not isinstance(payload, dict) or payload.get("identifiers") is None:
         return payload
+    if not isinstance(payload["identifiers"], dict):  # e.g. a bare email string: still PII
+        return {**payload, "identifiers": "[removed]"}
     scrubbed = {}
     for key, value in payload["identifiers"].items():
         norm = _NORMALISERS.get(key)

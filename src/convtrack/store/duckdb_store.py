@@ -44,6 +44,14 @@ def _json_text(obj: Any) -> str:
     return msgspec.json.encode(obj).decode()
 
 
+def _first_copies(ids: list[str]) -> list[int]:
+    """Row numbers of the first copy of each event_id."""
+    first: dict[str, int] = {}
+    for row, event_id in enumerate(ids):
+        first.setdefault(event_id, row)
+    return list(first.values())
+
+
 class DuckDBStore(EventStore):
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
@@ -127,6 +135,9 @@ class DuckDBStore(EventStore):
         checks every row) at 0.5–3 M stored events. The primary key stays the guarantee.
         """
         con = self._con
+        ids = batch.column("event_id")
+        if pc.count_distinct(ids).as_py() < batch.num_rows:  # one event twice in the batch
+            batch = batch.take(_first_copies(ids.to_pylist()))
         con.register("_batch", batch)
         try:
             dups = con.execute(

@@ -63,9 +63,12 @@ class AdminApi:
         await send_json(send, 200, result)
 
     def _authorise(self, scope: Scope) -> None:
-        value = (header(scope, b"authorization") or b"").decode("latin-1")
-        scheme, _, token = value.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), self.token):
+        value = header(scope, b"authorization") or b""
+        scheme, _, token = value.partition(b" ")
+        # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(
+            token.strip(), self.token.encode()
+        ):
             raise UNAUTHORISED
 
     def _routes(self) -> dict[tuple[str, str], Any]:
