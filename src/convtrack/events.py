@@ -44,6 +44,7 @@ MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_PROPERTIES_DEPTH = 5
 MAX_PROPERTIES_KEYS = 200  # counted over the whole tree
 MAX_PROPERTY_STRING = 4096
+MAX_PROPERTY_KEY = 256
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

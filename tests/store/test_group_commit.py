@@ -104,7 +104,7 @@ def test_stats_by_source_and_rejects(
     assert writer.stats.rejected == 1 and writer.stats.events_new == 3
 
 
-def test_a_failing_commit_resolves_every_waiter_and_acknowledges_nothing(
+def test_one_bad_event_fails_only_its_own_request(
     store: EventStore, writers: Callable[..., GroupCommitWriter], event: Make
 ) -> None:
     n = 10
@@ -116,13 +116,28 @@ def test_a_failing_commit_resolves_every_waiter_and_acknowledges_nothing(
         return await asyncio.gather(*good, poison, return_exceptions=True)
 
     results = asyncio.run(main())
-    assert len(results) == n + 1
-    for result in results:
-        assert isinstance(result, ConvtrackError), result
-        assert result.status == 503 and "retry-after" in result.headers
-        assert result.__cause__ is not None  # the store's own error, for the log
+    assert results[:n] == [None] * n  # the shared commit failed; each was retried alone
+    poisoned = results[n]
+    assert isinstance(poisoned, ConvtrackError), poisoned
+    assert poisoned.status == 503 and "retry-after" in poisoned.headers
+    assert poisoned.__cause__ is not None  # the store's own error, for the log
+    assert writer.stats.failures == 2  # the group, then the poison alone
+    assert store.count_events() == n
+    assert writer.pending == 0
+
+
+def test_a_failing_store_acknowledges_nothing(
+    store: EventStore, writers: Callable[..., GroupCommitWriter], event: Make
+) -> None:
+    writer = writers(max_events=3)
+
+    async def main() -> list[Any]:
+        bad = [writer.write([event(f"bad{i}", value=1e15)]) for i in range(3)]
+        return await asyncio.gather(*bad, return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, ConvtrackError) and r.status == 503 for r in results), results
     assert writer.stats.commits == 0 and writer.stats.events_committed == 0
-    assert writer.stats.failures == 1 and writer.stats.last_error
     assert store.count_events() == 0
     assert writer.pending == 0
 

@@ -22,6 +22,7 @@ from convtrack.events import (
     MAX_PROPERTIES_BYTES,
     MAX_PROPERTIES_DEPTH,
     MAX_PROPERTIES_KEYS,
+    MAX_PROPERTY_KEY,
     MAX_PROPERTY_STRING,
     Context,
     Event,
@@ -39,8 +40,14 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     sent_at: Timestamp | None = None
 
 
+class _Probe(msgspec.Struct):
+    """Is this body a batch? (Any object with an ``events`` member is meant as one.)"""
+
+    events: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
 class _RawBatch(msgspec.Struct, forbid_unknown_fields=True):
-    events: list[msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
+    events: list[msgspec.Raw]
     sent_at: Timestamp | None = None
 
 
@@ -117,22 +124,23 @@ def _decode_body(body: bytes) -> tuple[list[EventIn | Invalid], datetime | int |
     except (msgspec.ValidationError, msgspec.DecodeError):
         pass
     try:
-        probe = msgspec.json.decode(body, type=_RawBatch)
-    except msgspec.ValidationError as exc:  # before DecodeError: it is a subclass of it
-        if "unknown field" in str(exc) or "Expected `object`" in str(exc):
-            # Not a batch envelope: it must be a single event.
-            return [_decode_one(None, body)], None, False
+        probe = msgspec.json.decode(body, type=_Probe)
+    except msgspec.ValidationError:  # not an object: report it as the single event's error
+        return [_decode_one(None, body)], None, False
+    except msgspec.DecodeError as exc:  # (ValidationError subclasses DecodeError: keep order)
+        raise malformed(exc) from None
+    if probe.events is msgspec.UNSET:
+        return [_decode_one(None, body)], None, False
+    try:
+        batch = msgspec.json.decode(body, type=_RawBatch)
+    except msgspec.ValidationError as exc:
         raise ConvtrackError(
             "invalid_batch",
             'The batch envelope is invalid: send {"events": [...], "sent_at"?: ...}.',
             status=422,
             details=[validation_issue(None, exc)],
         ) from None
-    except msgspec.DecodeError as exc:
-        raise malformed(exc) from None
-    if probe.events is msgspec.UNSET:
-        return [_decode_one(None, body)], None, False
-    return [_decode_one(i, raw) for i, raw in enumerate(probe.events)], probe.sent_at, True
+    return [_decode_one(i, raw) for i, raw in enumerate(batch.events)], batch.sent_at, True
 
 
 def malformed(exc: Exception) -> ConvtrackError:
@@ -170,6 +178,8 @@ def _properties_problem(props: dict[str, Any]) -> str | None:
         node, depth = stack.pop()
         if isinstance(node, dict):
             keys += len(node)
+            if any(len(k) > MAX_PROPERTY_KEY for k in node):
+                return f"a key is longer than {MAX_PROPERTY_KEY} characters"
             children = node.values()
         elif isinstance(node, list):
             children = node  # type: ignore[assignment]

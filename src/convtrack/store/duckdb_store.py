@@ -1,7 +1,7 @@
 """The embedded store: one DuckDB file, one writer process.
 
-Appends go through Arrow and ``INSERT … ON CONFLICT DO NOTHING`` on the ``event_id`` primary
-key, so a re-sent event is stored once, also across restarts. Every ``append`` is one
+Appends go through Arrow; ids already stored are skipped and ``event_id`` is the primary key,
+so a re-sent event is stored once, also across restarts. Every ``append`` is one
 committed transaction (DuckDB syncs its WAL on commit).
 """
 

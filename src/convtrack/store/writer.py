@@ -138,31 +138,43 @@ class GroupCommitWriter:
             self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
+        error = self._append(jobs)
+        if error is not None and len(jobs) > 1:
+            # One bad event must not fail everyone sharing its commit: retry each job alone.
+            outcomes = [(job, self._append([job])) for job in jobs]
+        else:
+            outcomes = [(job, error) for job in jobs]
+        with self._cond:
+            self._pending -= sum(len(job.events) + len(job.rejected) for job in jobs)
+        for job, outcome in outcomes:
+            if job.done is None:
+                continue
+            try:
+                job.done(outcome)
+            except Exception:  # e.g. the requester's event loop is gone; keep writing
+                log.exception("could not deliver a commit result")
+
+    def _append(self, jobs: list[_Job]) -> BaseException | None:
+        """Append the jobs' events in one transaction; return the error, if any."""
         events = _unique([e for job in jobs for e in job.events])
         rejected = [r for job in jobs for r in job.rejected]
         started = time.perf_counter()
-        error: BaseException | None = None
         try:
             new = self.store.append(events, rejected)
-        except Exception as exc:  # the store failed: nobody is acknowledged
-            error = exc
+        except Exception as exc:  # the store failed: nobody in this commit is acknowledged
             self.stats.failures += 1
             self.stats.last_error = type(exc).__name__
             log.exception("commit of %d events failed", len(events))
-        else:
-            s = self.stats
-            s.commits += 1
-            s.events_committed += len(events)
-            s.events_new += new
-            s.rejected += len(rejected)
-            s.last_commit_ms = (time.perf_counter() - started) * 1000
-            for e in events:
-                s.by_source[e.source] = s.by_source.get(e.source, 0) + 1
-        with self._cond:
-            self._pending -= sum(len(job.events) + len(job.rejected) for job in jobs)
-        for job in jobs:
-            if job.done is not None:
-                job.done(error)
+            return exc
+        s = self.stats
+        s.commits += 1
+        s.events_committed += len(events)
+        s.events_new += new
+        s.rejected += len(rejected)
+        s.last_commit_ms = (time.perf_counter() - started) * 1000
+        for e in events:
+            s.by_source[e.source] = s.by_source.get(e.source, 0) + 1
+        return None
 
 
 def _unique(events: list[Event]) -> list[Event]:
