@@ -46,10 +46,13 @@ async def read_body(receive: Receive, limit: int, declared: bytes | None = None)
 
 
 def too_large(limit: int) -> ConvtrackError:
+    # The rest of the body stays unread, so the server drops the connection after answering;
+    # saying so keeps the client from sending its next request on it (and seeing a reset).
     return ConvtrackError(
         "payload_too_large",
         f"The body is larger than {limit} bytes; split it into smaller batches.",
         413,
+        headers={"connection": "close"},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 
 from convtrack.cli.ops import SERVER_FILE, running_server, write_server_file
 from convtrack.config import Settings
@@ -44,6 +45,26 @@ def banner(settings: Settings, new_key: str | None) -> str:
     return "\n".join(lines)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on.
+
+    granian listens with SO_REUSEPORT, so a second server on a busy port would start without
+    complaint and silently take part of the first one's connections. A plain bind (with
+    SO_REUSEADDR, so connections in TIME_WAIT do not count) fails on such a port.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConvtrackError(
+                "port_in_use",
+                f"{host}:{port} is already in use ({exc.strerror}); choose another --port.",
+                409,
+            ) from None
+
+
 def run(settings: Settings) -> int:
     from granian.constants import Interfaces
     from granian.server import Server
@@ -55,6 +76,7 @@ def run(settings: Settings) -> int:
             f"A convtrack server already serves {settings.data_dir} at {holder}.",
             409,
         )
+    _check_port_free(settings.host, settings.port)
     new_key = prepare(settings)
     print(banner(settings, new_key), flush=True)
     os.environ.update(settings.as_env())

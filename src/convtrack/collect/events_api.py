@@ -35,6 +35,7 @@ from convtrack.events import Event, EventIn, Rejected
 from convtrack.store.writer import GroupCommitWriter
 
 _ACCEPTED_TYPES = (b"application/json", b"text/plain")
+_BEFORE_BODY = frozenset({401, 405, 415})  # refused before the body was read
 _encode = msgspec.json.Encoder().encode
 
 
@@ -89,9 +90,13 @@ class EventsEndpoint:
                 raise ConvtrackError("method_not_allowed", "Use POST for /v1/events.", 405)
             status, body = await self._handle(scope, receive)
         except ConvtrackError as err:
-            if cors:  # a copy: errors such as auth.MISSING are shared module-level objects
-                headers = err.headers | {k.decode(): v.decode() for k, v in cors}
-                err = ConvtrackError(err.code, err.message, err.status, err.details, headers)
+            extra = {k.decode(): v.decode() for k, v in cors}
+            if err.status in _BEFORE_BODY:  # the body may be unread: don't reuse the connection
+                extra["connection"] = "close"
+            if extra:  # a copy: errors such as auth.MISSING are shared module-level objects
+                err = ConvtrackError(
+                    err.code, err.message, err.status, err.details, err.headers | extra
+                )
             await send_error(send, err)
             return
         await send_json(send, status, body, cors)
