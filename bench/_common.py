@@ -6,6 +6,7 @@ the benchmarks need to add up the serve process and its granian worker child.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -17,7 +18,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,10 +63,8 @@ def descendants(pid: int) -> list[int]:
 def rss_kb(pids: Iterable[int]) -> int:
     total = 0
     for pid in pids:
-        try:
+        with suppress(OSError, IndexError, ValueError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_KB
-        except (OSError, IndexError, ValueError):
-            pass
     return total
 
 
@@ -78,12 +78,57 @@ def cpu_seconds(pids: Iterable[int]) -> float:
     return ticks / CLK_TCK
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds spent non-idle by the whole machine (all cores), from /proc/stat."""
+def all_process_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of every live process, with its name (to find who else was busy)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        out[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+    return out
+
+
+def busiest_others(
+    before: dict[int, tuple[str, float]],
+    after: dict[int, tuple[str, float]],
+    exclude: set[int],
+    seconds: float,
+    top: int = 3,
+) -> list[tuple[str, float]]:
+    """The processes other than ``exclude`` that used the most CPU between two snapshots."""
+    used = [
+        (f"{name}[{pid}]", (cpu - before.get(pid, (name, 0.0))[1]) / seconds)
+        for pid, (name, cpu) in after.items()
+        if pid not in exclude
+    ]
+    return [(n, round(c, 3)) for n, c in sorted(used, key=lambda x: -x[1])[:top] if c > 0.01]
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(non-idle, irq + softirq) CPU seconds of the whole machine (all cores), /proc/stat."""
     parts = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    values = [int(v) for v in parts[:8]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / CLK_TCK
+    values = [int(v) for v in parts[:8]]  # user nice system idle iowait irq softirq steal
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / CLK_TCK, (values[5] + values[6]) / CLK_TCK
+
+
+@contextmanager
+def prepared_objects() -> Iterator[None]:
+    """Build large inputs without the cyclic GC, then freeze them out of later collections
+    (so collecting garbage during a timed phase does not rescan the inputs)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+        gc.freeze()
 
 
 class PeakRss:
@@ -120,7 +165,13 @@ class PeakRss:
 class Server:
     """``convtrack serve`` as a subprocess on 127.0.0.1 with its own data directory."""
 
-    def __init__(self, data_dir: Path, *, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        switch_interval: float | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -128,11 +179,31 @@ class Server:
         self.public_key: str | None = None
         run_env = {**os.environ, "CONVTRACK_LOG_LEVEL": "warning", **(env or {})}
         self._log = self.log_path.open("w")
+        # An experiment knob: the GIL switch interval of the server (inherited by the forked
+        # granian worker). None runs the plain `python -m convtrack serve`.
+        launcher = (
+            ["-m", "convtrack"]
+            if switch_interval is None
+            else [
+                "-c",
+                f"import sys; sys.setswitchinterval({switch_interval}); "
+                "from convtrack.cli import main; sys.exit(main())",
+            ]
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "convtrack", "serve", "--data-dir", str(data_dir),
-             "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=run_env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                *launcher,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(self.port),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=run_env,
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
@@ -162,8 +233,10 @@ class Server:
         """Run ``convtrack ARGS --data-dir DIR`` (talks to this server's admin API)."""
         out = subprocess.run(
             [sys.executable, "-m", "convtrack", *args, "--data-dir", str(self.data_dir)],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return out.stdout
 
     def create_secret_key(self, name: str = "bench") -> str:
@@ -216,6 +289,37 @@ def environment() -> dict[str, Any]:
         "msgspec": msgspec.__version__,
         "granian": granian.__version__,
     }
+
+
+def wait_for_quiet(max_wait: float, busy_limit: float = 0.15) -> float:
+    """Wait (up to ``max_wait`` s) until the machine is idle: other work (a test suite, a
+    build) on a 2-core machine halves what a benchmark can show. Returns the busy cores seen
+    in the last 1-second window."""
+    deadline = time.monotonic() + max_wait
+    told = False
+    while True:
+        busy0 = machine_cpu()[0]
+        time.sleep(1.0)
+        busy = machine_cpu()[0] - busy0
+        if busy <= busy_limit or time.monotonic() >= deadline:
+            if told:
+                print(f"  ... machine now at {busy:.2f} busy cores; going on", flush=True)
+            return busy
+        if not told:
+            print(
+                f"  (machine busy: {busy:.2f} cores in use by others; waiting up to "
+                f"{max_wait:.0f}s for quiet)",
+                flush=True,
+            )
+            told = True
+
+
+def warn_if_busy(other_cores: float, limit: float = 0.2) -> None:
+    if other_cores > limit:
+        print(
+            f"WARNING: other work used {other_cores:.2f} cores during the measurement; on "
+            "2 cores that lowers every figure here. Re-run on a quiet machine."
+        )
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -13,10 +13,26 @@ from typing import Any
 
 import msgspec
 
-PAGES = ["/", "/pricing", "/product/blue-widget", "/product/red-widget", "/blog/attribution-101",
-         "/signup", "/cart", "/checkout", "/docs/getting-started", "/about"]  # fmt: skip
-SOURCES = [("google", "cpc"), ("facebook", "paid_social"), ("newsletter", "email"),
-           ("bing", "cpc"), ("tiktok", "paid_social"), ("partner", "referral")]  # fmt: skip
+PAGES = [
+    "/",
+    "/pricing",
+    "/product/blue-widget",
+    "/product/red-widget",
+    "/blog/attribution-101",
+    "/signup",
+    "/cart",
+    "/checkout",
+    "/docs/getting-started",
+    "/about",
+]
+SOURCES = [
+    ("google", "cpc"),
+    ("facebook", "paid_social"),
+    ("newsletter", "email"),
+    ("bing", "cpc"),
+    ("tiktok", "paid_social"),
+    ("partner", "referral"),
+]
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36",
@@ -57,8 +73,12 @@ def _context(rng: random.Random, path: str) -> dict[str, Any]:
 
 def _consent(rng: random.Random) -> dict[str, Any]:
     v = "granted" if rng.random() < 0.8 else "denied"
-    return {"ad_storage": v, "analytics_storage": "granted", "ad_user_data": v,
-            "ad_personalization": v}  # fmt: skip
+    return {
+        "ad_storage": v,
+        "analytics_storage": "granted",
+        "ad_user_data": v,
+        "ad_personalization": v,
+    }
 
 
 def make_event(rng: random.Random, run: str, i: int, now_ms: int) -> dict[str, Any]:
@@ -72,8 +92,12 @@ def make_event(rng: random.Random, run: str, i: int, now_ms: int) -> dict[str, A
     roll = i % 20
     if roll < 12:  # page view
         path = rng.choice(PAGES)
-        base |= {"type": "page", "context": _context(rng, path), "campaign": _campaign(rng),
-                 "consent": _consent(rng)}  # fmt: skip
+        base |= {
+            "type": "page",
+            "context": _context(rng, path),
+            "campaign": _campaign(rng),
+            "consent": _consent(rng),
+        }
     elif roll < 15:  # product interaction
         base |= {
             "type": "track",
@@ -100,8 +124,10 @@ def make_event(rng: random.Random, run: str, i: int, now_ms: int) -> dict[str, A
             "campaign": _campaign(rng),
             "consent": _consent(rng),
             "properties": {
-                "items": [{"sku": f"SKU-{rng.randrange(500)}", "qty": rng.randrange(1, 4),
-                           "price": 19.99} for _ in range(rng.randrange(1, 4))],  # fmt: skip
+                "items": [
+                    {"sku": f"SKU-{rng.randrange(500)}", "qty": rng.randrange(1, 4), "price": 19.99}
+                    for _ in range(rng.randrange(1, 4))
+                ],
                 "coupon": "SPRING10" if rng.random() < 0.3 else None,
                 "payment": "card",
             },
