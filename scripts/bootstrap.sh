@@ -1,5 +1,5 @@
 # Shared by scripts/start and scripts/test: make ./.venv with convtrack installed.
-# Usage: . scripts/bootstrap.sh [extras]   (extras e.g. "test")
+# Usage: EXTRAS=test; . scripts/bootstrap.sh   (EXTRAS: optional pip extras)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -20,7 +20,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
-extras="${1:-}"
+extras="${EXTRAS:-}"
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
