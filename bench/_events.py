@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+
+from convtrack.collect.parse import Origin, decode_body, to_event
+from convtrack.config import Settings
+from convtrack.enrich.pii import hash_identifiers
+from convtrack.events import Event
 
 PAGES = [
     "/",
@@ -147,3 +153,33 @@ def encode_batches(batches: list[list[dict[str, Any]]]) -> list[bytes]:
     enc = msgspec.json.Encoder()
     sent_at = int(time.time() * 1000)
     return [enc.encode({"events": b, "sent_at": sent_at}) for b in batches]
+
+
+def canonical(bodies: list[bytes]) -> list[list[Event]]:
+    """The same canonical events the endpoint builds (decode, check, hash)."""
+    settings = Settings()
+    max_future = timedelta(seconds=settings.max_future_seconds)
+    out = []
+    for body in bodies:
+        items, sent_at, _ = decode_body(body)
+        origin = Origin(
+            source="server",
+            key_id="key_bench",
+            trusted=True,
+            ip="127.0.0.1",
+            user_agent="bench",
+            received_at=datetime.now(UTC),
+        )
+        events = [
+            to_event(
+                i,
+                item,
+                origin,
+                sent_at,
+                default_currency=settings.default_currency,
+                max_future=max_future,
+            )
+            for i, item in enumerate(items)
+        ]
+        out.append([hash_identifiers(e) for e in events if isinstance(e, Event)])
+    return out

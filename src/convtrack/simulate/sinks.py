@@ -106,17 +106,6 @@ def canonical(delivery: Delivery, settings: Settings) -> Event:
     return hash_identifiers(result, keep_raw=settings.store_raw_pii)
 
 
-def first_copies(events: list[Event]) -> list[Event]:
-    """Keep the first copy of each event_id in a chunk, as the collector's group commit does."""
-    seen: set[str] = set()
-    out = []
-    for e in events:
-        if e.event_id not in seen:
-            seen.add(e.event_id)
-            out.append(e)
-    return out
-
-
 @dataclass
 class StoreSink:
     """Append canonical events to the store at ``settings.store_url`` (migrated first)."""
@@ -130,7 +119,7 @@ class StoreSink:
             store.migrate()
             for chunk in chunks(deliveries, self.chunk_size):
                 events = [canonical(d, self.settings) for d in chunk]
-                report.new = (report.new or 0) + store.append(first_copies(events))
+                report.new = (report.new or 0) + store.append(events)
                 report.sent += len(chunk)
                 report.accepted += len(chunk)
                 progress.advance(len(chunk))

@@ -156,7 +156,7 @@ class GroupCommitWriter:
 
     def _append(self, jobs: list[_Job]) -> BaseException | None:
         """Append the jobs' events in one transaction; return the error, if any."""
-        events = _unique([e for job in jobs for e in job.events])
+        events = [e for job in jobs for e in job.events]  # the store drops repeated ids
         rejected = [r for job in jobs for r in job.rejected]
         started = time.perf_counter()
         try:
@@ -175,17 +175,6 @@ class GroupCommitWriter:
         for e in events:
             s.by_source[e.source] = s.by_source.get(e.source, 0) + 1
         return None
-
-
-def _unique(events: list[Event]) -> list[Event]:
-    """First copy of each event_id wins within one commit (the store dedups across commits)."""
-    seen: set[str] = set()
-    out = []
-    for e in events:
-        if e.event_id not in seen:
-            seen.add(e.event_id)
-            out.append(e)
-    return out
 
 
 def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
