@@ -1,0 +1,231 @@
+"""Where the time goes on the ``POST /v1/events`` hot path, per 1000-event batch, in-process.
+
+No HTTP and no group commit: each step of what the endpoint and the writer do for one batch
+is timed on its own, on the same realistic event mix as bench/ingest_batch.py:
+
+  decode      convtrack.collect.parse.decode_body (msgspec, whole batch)
+  to_event    convtrack.collect.parse.to_event per event (checks + canonical Event)
+  hash        convtrack.enrich.pii.hash_identifiers per event
+  to_arrow    convtrack.store.arrow.to_arrow (split into Python extraction and pa.array)
+  insert      DuckDBStore.append from the prebuilt Arrow table (one committed transaction)
+
+Then the writer's cost per event by commit size (``DuckDBStore.append``, build + insert, one
+transaction per commit): the group-commit writer merges concurrent requests, and every commit
+has a fixed cost, so this shows what commit sizes the server should aim for.
+
+Run:  python bench/profile_ingest.py [--batches 60] [--cprofile 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+
+import _events
+from _common import emit, environment, prepared_objects
+from _store import prebuilt_arrow
+from convtrack.collect.parse import Origin, decode_body, to_event
+from convtrack.config import Settings
+from convtrack.enrich.pii import hash_identifiers
+from convtrack.events import Event
+from convtrack.store.arrow import COLUMNS, SCHEMA, to_arrow
+from convtrack.store.duckdb_store import DuckDBStore
+
+STEPS = ("decode", "to_event", "hash", "to_arrow", "insert")
+SWEEP_SIZES = (50, 200, 1000, 3000, 10_000)
+
+
+def origin() -> Origin:
+    return Origin(
+        source="server",
+        key_id="key_bench",
+        trusted=True,
+        ip="127.0.0.1",
+        user_agent="bench/1.0",
+        received_at=datetime.now(UTC),
+    )
+
+
+def run_batch(body: bytes, store: DuckDBStore, settings: Settings) -> dict[str, float]:
+    """One batch through every step; returns seconds per step (plus the to_arrow split)."""
+    max_future = timedelta(seconds=settings.max_future_seconds)
+    currency = settings.default_currency
+    t0 = time.perf_counter()
+    items, sent_at, is_batch = decode_body(body)
+    t1 = time.perf_counter()
+    org = origin()
+    checked = [
+        to_event(i, item, org, sent_at, default_currency=currency, max_future=max_future)
+        for i, item in enumerate(items)
+    ]
+    t2 = time.perf_counter()
+    events = [hash_identifiers(e) for e in checked if isinstance(e, Event)]
+    t3 = time.perf_counter()
+    table = to_arrow(events)
+    t4 = time.perf_counter()
+    with prebuilt_arrow([table]):
+        store.append(events)
+    t5 = time.perf_counter()
+    # to_arrow again, split: Python-side value extraction vs Arrow conversion.
+    columns = [[get(e) for e in events] for _, _, get in COLUMNS]
+    t6 = time.perf_counter()
+    arrays = [pa.array(col, type=typ) for col, (_, typ, _) in zip(columns, COLUMNS, strict=True)]
+    pa.Table.from_arrays(arrays, schema=SCHEMA)
+    t7 = time.perf_counter()
+    if len(events) != len(items):
+        raise SystemExit(f"{len(items) - len(events)} events were invalid: fix the bench mix")
+    return {
+        "decode": t1 - t0,
+        "to_event": t2 - t1,
+        "hash": t3 - t2,
+        "to_arrow": t4 - t3,
+        "insert": t5 - t4,
+        "arrow_extract": t6 - t5,
+        "arrow_convert": t7 - t6,
+    }
+
+
+def commit_size_sweep(bodies: list[bytes], tmp: Path) -> list[dict[str, float]]:
+    with prepared_objects():
+        events = [e for batch in _events.canonical(bodies) for e in batch]
+    print(
+        f"\nwriter cost by commit size (DuckDBStore.append = to_arrow + transaction, "
+        f"{len(events):,} events into a fresh file each):"
+    )
+    print(f"{'events/commit':>14}{'ms/commit':>11}{'us/event':>10}{'events/s':>11}")
+    out = []
+    for size in SWEEP_SIZES:
+        if size > len(events):
+            continue
+        store = DuckDBStore(f"duckdb://{tmp}/sweep-{size}.duckdb")
+        store.migrate()
+        chunks = [events[i : i + size] for i in range(0, len(events), size)]
+        started = time.perf_counter()
+        for chunk in chunks:
+            store.append(chunk)
+        seconds = time.perf_counter() - started
+        store.close()
+        per_commit_ms = seconds / len(chunks) * 1000
+        print(
+            f"{size:>14,}{per_commit_ms:11.2f}{seconds / len(events) * 1e6:10.1f}"
+            f"{len(events) / seconds:11,.0f}"
+        )
+        out.append(
+            {
+                "commit_events": size,
+                "ms_per_commit": round(per_commit_ms, 3),
+                "events_per_s": round(len(events) / seconds),
+            }
+        )
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=60, help="1000-event batches to time")
+    ap.add_argument("--batch", type=int, default=1000, help="events per batch")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed batches first")
+    ap.add_argument(
+        "--cprofile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also profile the whole loop with cProfile and print the top N",
+    )
+    ap.add_argument(
+        "--sweep-batches",
+        type=int,
+        default=30,
+        help="1000-event batches used by the commit-size sweep (0: skip it)",
+    )
+    args = ap.parse_args()
+
+    with prepared_objects():
+        bodies = _events.encode_batches(
+            _events.make_batches((args.batches + args.warmup) * args.batch, args.batch, "prof")
+        )
+    settings = Settings()
+    tmp = Path(tempfile.mkdtemp(prefix="convtrack-prof-"))
+    store = DuckDBStore(f"duckdb://{tmp}/profile.duckdb")
+    store.migrate()
+    for body in bodies[: args.warmup]:
+        run_batch(body, store, settings)
+    timed = bodies[args.warmup :]
+    per_step: dict[str, list[float]] = {}
+    for body in timed:
+        for step, seconds in run_batch(body, store, settings).items():
+            per_step.setdefault(step, []).append(seconds)
+
+    n = args.batch
+    total_ms = sum(statistics.mean(per_step[s]) for s in STEPS) * 1000
+    print(
+        f"profile_ingest: {len(timed)} batches of {n} events, mean body "
+        f"{sum(map(len, timed)) / len(timed) / 1024:.0f} KiB, temp store in {tmp}"
+    )
+    print(f"{'step':<16}{'mean ms':>9}{'p50 ms':>9}{'max ms':>9}{'us/event':>10}{'share':>8}")
+    steps_out = {}
+    for step in (*STEPS, "arrow_extract", "arrow_convert"):
+        values = per_step[step]
+        mean_ms = statistics.mean(values) * 1000
+        label = step if step in STEPS else f"  ({step})"
+        share = f"{mean_ms / total_ms:7.1%}" if step in STEPS else ""
+        print(
+            f"{label:<16}{mean_ms:9.2f}{statistics.median(values) * 1000:9.2f}"
+            f"{max(values) * 1000:9.2f}{mean_ms * 1000 / n:10.2f}{share:>8}"
+        )
+        steps_out[step] = {
+            "mean_ms": round(mean_ms, 3),
+            "p50_ms": round(statistics.median(values) * 1000, 3),
+        }
+    ceiling = n / (total_ms / 1000)
+    print(f"{'total':<16}{total_ms:9.2f}{'':>18}{total_ms * 1000 / n:10.2f}")
+    print(
+        f"single-core ceiling of this path: {ceiling:,.0f} events/s "
+        "(no HTTP, no group commit: one transaction per batch)"
+    )
+
+    sweep = commit_size_sweep(bodies[args.warmup :][: args.sweep_batches], tmp)
+
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for body in timed:
+            run_batch(body, store, settings)
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)
+        print("\ncProfile, sorted by own time (includes the split to_arrow re-run):")
+        lines = out.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        print("\n".join(lines[start:]).rstrip())
+    store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    emit(
+        {
+            "bench": "profile_ingest",
+            "batch": n,
+            "batches": len(timed),
+            "steps": steps_out,
+            "total_ms_per_batch": round(total_ms, 3),
+            "ceiling_events_per_s": round(ceiling),
+            "commit_size_sweep": sweep,
+            "env": environment(),
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
