@@ -7,6 +7,7 @@ committed transaction (DuckDB syncs its WAL on commit).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import EventStore, KeyRecord, QueryResult, StoreLocked
 from convtrack.store.migrations import load_migrations
 
+log = logging.getLogger("convtrack.store")
 _READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _INSERT_COLUMNS = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
 _SELECT_COLUMNS = ", ".join(
@@ -71,18 +73,19 @@ class DuckDBStore(EventStore):
             raise
         self._lock = threading.Lock()  # serialises use of the main connection
         self._con.execute("SET TimeZone = 'UTC'")
+        self._reader = self._con.cursor()
+        self._reader_lock = threading.Lock()
 
     # -- schema -------------------------------------------------------------------------
     def schema_version(self) -> int:
-        row = self._con.execute(
+        # Through a cursor, like every read: this runs beside the writer (/v1/admin/status).
+        row = self._read(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchone()
-        if not row or not row[0]:
+        ).fetchall()
+        if not row[0][0]:
             return 0
-        got = self._con.execute(
-            "SELECT coalesce(max(version), 0) FROM schema_migrations"
-        ).fetchone()
-        return int(got[0]) if got else 0
+        got = self._read("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
+        return int(got[0][0])
 
     def migrate(self) -> list[str]:
         applied = []
@@ -123,9 +126,19 @@ class DuckDBStore(EventStore):
                     self._insert_rejected(rejected)
                 self._con.execute("COMMIT")
             except Exception:
-                self._con.execute("ROLLBACK")
+                self._rollback()
                 raise
         return new
+
+    def _rollback(self) -> None:
+        """Roll back, and never leave the writer's connection in an aborted transaction."""
+        try:
+            self._con.execute("ROLLBACK")
+        except duckdb.Error:
+            log.exception("rollback failed; reopening the store connection")
+            self._con.close()
+            self._con = duckdb.connect(str(self.path))
+            self._con.execute("SET TimeZone = 'UTC'")
 
     def _insert_new(self, batch: pa.Table) -> int:
         """Insert the rows whose event_id is not stored yet; return how many.
@@ -195,7 +208,11 @@ class DuckDBStore(EventStore):
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         try:
-            statements = self._con.extract_statements(sql)
+            parser = self._cursor()  # never the writer's connection
+            try:
+                statements = parser.extract_statements(sql)
+            finally:
+                parser.close()
         except duckdb.Error as exc:
             raise ConvtrackError("invalid_sql", f"Could not parse SQL: {exc}") from None
         if len(statements) != 1 or statements[0].type not in _READ_ONLY_TYPES:
@@ -204,7 +221,8 @@ class DuckDBStore(EventStore):
                 "Only one read-only statement (SELECT, WITH … SELECT, EXPLAIN) is allowed.",
             )
         # A read-only transaction: EXPLAIN ANALYZE runs the statement it explains.
-        cur = self._read("BEGIN TRANSACTION READ ONLY")
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION READ ONLY")
         try:
             cur.execute(sql, list(params))
             columns = [d[0] for d in cur.description] if cur.description else []
@@ -216,11 +234,16 @@ class DuckDBStore(EventStore):
         finally:
             cur.close()
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
-        # A cursor is a separate connection to the same database: safe beside the writer.
-        cur = self._con.cursor()
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A separate connection to the same database, safe beside the writer; cursors are
+        made from a connection the writer never uses."""
+        with self._reader_lock:
+            cur = self._reader.cursor()
         cur.execute("SET TimeZone = 'UTC'")
-        return cur.execute(sql, list(params))
+        return cur
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
+        return self._cursor().execute(sql, list(params))
 
     # -- keys ---------------------------------------------------------------------------
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
@@ -265,5 +288,6 @@ class DuckDBStore(EventStore):
         return next(rec for rec, _ in self._keys("WHERE key_id = ?", [row[0][0]]))
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._reader_lock:
+            self._reader.close()
             self._con.close()
