@@ -19,12 +19,11 @@ TS = pa.timestamp("us", tz="UTC")
 
 
 def _dump(obj: Any) -> str | None:
+    """JSON text, or None for nothing/empty (wire structs omit unset fields themselves)."""
     if obj is None:
         return None
-    if isinstance(obj, msgspec.Struct):
-        obj = msgspec.structs.asdict(obj)
-        obj = {k: v for k, v in obj.items() if v is not None}
-    return _json.encode(obj).decode() if obj else None
+    text = _json.encode(obj)
+    return None if text == b"{}" else text.decode()
 
 
 def _pii_raw(e: Event) -> str | None:
