@@ -8,7 +8,6 @@ is a 422.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers, scrub_payload
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, EventIn, Rejected
+from convtrack.ids import new_event_id
 from convtrack.store.writer import GroupCommitWriter
 
 _ACCEPTED_TYPES = (b"application/json", b"text/plain")
@@ -184,7 +184,7 @@ def quarantine_record(
 ) -> Rejected:
     payload = raw if keep_raw else scrub_payload(raw)
     return Rejected(
-        reject_id=str(uuid.uuid4()),
+        reject_id=new_event_id(),
         received_at=origin.received_at,
         source=origin.source,
         payload=_encode(payload).decode(),

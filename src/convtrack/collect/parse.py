@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from convtrack.events import (
     EventIn,
     Timestamp,
 )
+from convtrack.ids import new_event_id
 
 DEFAULT_NAMES = {"page": "page_view", "screen": "screen_view", "identify": "identify"}
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`")
@@ -256,7 +256,7 @@ def to_event(
         ctx = msgspec.structs.replace(ctx, ip=ip, user_agent=ua)
 
     event = Event(
-        event_id=e.event_id or str(uuid.uuid4()),
+        event_id=e.event_id or new_event_id(),
         event_name=name,
         type=e.type,
         source=origin.source,

@@ -62,6 +62,7 @@ class GroupCommitWriter:
         self._pending = 0
         self._cond = threading.Condition()
         self._stopping = False
+        self._idle = False
         self._thread = threading.Thread(target=self._run, name="convtrack-writer", daemon=True)
 
     @property
@@ -86,7 +87,10 @@ class GroupCommitWriter:
                 raise StoreBusy(retry_after=1)
             self._jobs.append(_Job(events, rejected, done))
             self._pending += size
-            self._cond.notify()
+            # Wake the writer only when it sleeps for lack of work or a commit is full:
+            # a wake-up per request would hand the GIL back and forth for nothing.
+            if self._idle or self._pending >= self.max_events:
+                self._cond.notify()
 
     async def write(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
         """Queue events and wait until they are committed (or the commit failed)."""
@@ -113,18 +117,15 @@ class GroupCommitWriter:
     # -- writer thread ----------------------------------------------------------------
     def _take(self) -> list[_Job] | None:
         with self._cond:
+            self._idle = True
             while not self._jobs and not self._stopping:
                 self._cond.wait()
+            self._idle = False
             if not self._jobs:
                 return None
-        # Let concurrent requests join this commit, up to the interval or max_events.
-        deadline = time.monotonic() + self.interval
-        with self._cond:
-            while self._pending < self.max_events and not self._stopping:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
+            # Let concurrent requests join this commit, up to the interval or max_events.
+            if self._pending < self.max_events and not self._stopping:
+                self._cond.wait(self.interval)
             jobs: list[_Job] = []
             count = 0
             while self._jobs and (count < self.max_events or not jobs):
