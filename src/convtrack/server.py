@@ -5,11 +5,8 @@ Hot paths (``/v1/events``, ``/p.gif``) are plain ASGI callables found by one dic
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import secrets
-import signal
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +18,9 @@ from convtrack.collect.events_api import EventsEndpoint
 from convtrack.collect.pixel import PixelEndpoint
 from convtrack.config import Settings, load_settings
 from convtrack.errors import ConvtrackError
-from convtrack.store import EventStore, open_store
-from convtrack.store.writer import GroupCommitWriter
+from convtrack.store import EventStore
+from convtrack.store.process import StoreProcess, die_with_parent
+from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi
 from convtrack.web.pages import demo_page, home_page
 
@@ -46,24 +44,26 @@ class Runtime:
 
     settings: Settings
     store: EventStore
-    writer: GroupCommitWriter
+    writer: Writer
     keys: KeyRing
     routes: dict[str, Handler] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        store = open_store(settings.store_url)
+        process = StoreProcess(
+            settings.store_url,
+            writer_options={
+                "max_events": settings.commit_max_events,
+                "interval": settings.commit_interval_ms / 1000,
+                "queue_max_events": settings.queue_max_events,
+            },
+            queue_max_events=settings.queue_max_events,
+        )
+        store = process.store
         applied = store.migrate()
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        writer = GroupCommitWriter(
-            store,
-            max_events=settings.commit_max_events,
-            interval=settings.commit_interval_ms / 1000,
-            queue_max_events=settings.queue_max_events,
-        )
-        writer.start()
-        rt = cls(settings, store, writer, KeyRing(store))
+        rt = cls(settings, store, process.writer, KeyRing(store))
         rt.routes = rt._build_routes()
         return rt
 
@@ -193,17 +193,10 @@ class App:
 
 def app_from_env() -> App:
     """Factory for the server's worker process: settings come from CONVTRACK_* variables."""
-    _die_with_parent()
+    die_with_parent()
     settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return App(settings)
-
-
-def _die_with_parent() -> None:
-    """Exit if the ``convtrack serve`` process dies, even by SIGKILL, freeing the store."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG

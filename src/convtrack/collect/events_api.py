@@ -32,7 +32,7 @@ from convtrack.enrich.pii import hash_identifiers, scrub_payload
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, EventIn, Rejected
 from convtrack.ids import new_event_id
-from convtrack.store.writer import GroupCommitWriter
+from convtrack.store.writer import Writer
 
 _ACCEPTED_TYPES = (b"application/json", b"text/plain")
 _BEFORE_BODY = frozenset({401, 405, 415})  # refused before the body was read
@@ -77,7 +77,7 @@ async def preflight(scope: Scope, send: Send) -> None:
 class EventsEndpoint:
     settings: Settings
     keys: KeyRing
-    writer: GroupCommitWriter
+    writer: Writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]

@@ -25,6 +25,7 @@ from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers
 from convtrack.errors import ConvtrackError
 from convtrack.events import CAMPAIGN_FIELDS, Event, EventIn
+from convtrack.store.writer import Writer
 
 log = logging.getLogger("convtrack.pixel")
 
@@ -113,7 +114,7 @@ def hit_to_dict(params: list[tuple[str, str]], referer: str | None) -> dict[str,
 class PixelEndpoint:
     settings: Settings
     keys: KeyRing
-    writer: Any  # GroupCommitWriter (kept loose: the pixel only calls submit)
+    writer: Writer
     dropped: dict[str, int] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

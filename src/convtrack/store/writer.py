@@ -17,12 +17,32 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from convtrack.errors import StoreBusy, StoreUnavailable
 from convtrack.events import Event, Rejected
 from convtrack.store.base import EventStore
 
 log = logging.getLogger("convtrack.store")
+
+
+class Writer(Protocol):
+    """What request handlers need of a writer (``GroupCommitWriter`` or its remote twin)."""
+
+    @property
+    def pending(self) -> int: ...
+    @property
+    def queue_max_events(self) -> int: ...
+    @property
+    def stats(self) -> WriterStats: ...
+    def submit(
+        self,
+        events: Sequence[Event],
+        rejected: Sequence[Rejected] = (),
+        done: Callable[[BaseException | None], None] | None = None,
+    ) -> None: ...
+    async def write(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None: ...
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -52,8 +72,10 @@ class GroupCommitWriter:
         max_events: int = 10_000,
         interval: float = 0.002,
         queue_max_events: int = 200_000,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
+        self.after_commit = after_commit  # called once per commit, after every done()
         self.max_events = max_events
         self.interval = interval
         self.queue_max_events = queue_max_events
@@ -154,6 +176,11 @@ class GroupCommitWriter:
                 job.done(outcome)
             except Exception:  # e.g. the requester's event loop is gone; keep writing
                 log.exception("could not deliver a commit result")
+        if self.after_commit is not None:
+            try:
+                self.after_commit()
+            except Exception:
+                log.exception("after-commit hook failed")
 
     def _append(self, jobs: list[_Job]) -> BaseException | None:
         """Append the jobs' events in one transaction; return the error, if any."""

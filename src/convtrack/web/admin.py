@@ -91,7 +91,7 @@ class AdminApi:
             raise ConvtrackError("malformed_json", f"The body is not valid JSON ({exc}).") from None
 
     async def _status(self, scope: Scope, receive: Receive) -> dict[str, Any]:
-        return {"version": __version__, **self.status()}
+        return {"version": __version__, **(await asyncio.to_thread(self.status))}
 
     async def _sql(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         body = await self._body(receive, scope, SqlIn)
@@ -106,7 +106,7 @@ class AdminApi:
     async def _create_key(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         body = await self._body(receive, scope, KeyIn)
         record, plaintext = await asyncio.to_thread(create_key, self.store, body.name, body.kind)
-        self.on_keys_changed()
+        await asyncio.to_thread(self.on_keys_changed)
         return {"key": plaintext, **key_view(record)}
 
     async def _revoke_key(self, scope: Scope, receive: Receive) -> dict[str, Any]:
@@ -116,7 +116,7 @@ class AdminApi:
             raise ConvtrackError(
                 "key_not_found", f"No active key with id or name {body.key!r}.", 404
             )
-        self.on_keys_changed()
+        await asyncio.to_thread(self.on_keys_changed)
         return key_view(record)
 
     async def _events(self, scope: Scope, receive: Receive) -> dict[str, Any]:
