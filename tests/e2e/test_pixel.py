@@ -180,3 +180,38 @@ def test_oversized_and_odd_requests_still_get_the_gif(server):
     rows = quarantined(server, anon)  # a property string over 4096 characters
     assert [r["reasons"][0]["path"] for r in rows] == ["/properties"]
     server.assert_intact()
+
+
+def test_status_polls_during_pixel_traffic_lose_nothing(server):
+    """Regression: /v1/admin/status once raced the writer and aborted every later commit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    anon = server.new_id("px-race")
+    statuses: list[int] = []
+
+    def poll() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for _ in range(40):
+                r = client.get("/v1/admin/status", headers=server._admin_auth())
+                statuses.append(r.status_code)
+
+    def hits(worker: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for i in range(150):
+                params = {
+                    "k": server.public_key,
+                    "e": "race",
+                    "a": anon,
+                    "id": f"{anon}-{worker}-{i}",
+                }
+                assert client.get("/p.gif", params=params).status_code == 200
+
+    with ThreadPoolExecutor(5) as pool:
+        jobs = [pool.submit(poll)] + [pool.submit(hits, w) for w in range(4)]
+        for job in jobs:
+            job.result()
+    server.flush()
+    assert statuses == [200] * 40
+    assert len(by_anon(server, anon)) == 600
