@@ -107,6 +107,8 @@ class Runtime:
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
         w = self.writer
+        if not w.healthy:
+            raise ConvtrackError("not_ready", "The store process is gone; see the log.", 503)
         if w.pending >= 0.9 * w.queue_max_events:
             raise ConvtrackError(
                 "not_ready", "The write queue is nearly full.", 503, headers={"retry-after": "1"}

@@ -195,8 +195,12 @@ class StoreProcess:
     def flush(self) -> None:
         self._flush_scheduled = False
         jobs, self._outbox = self._outbox, []
-        if jobs:
+        if not jobs:
+            return
+        try:
             self._send(("append", _encode_jobs(jobs)))
+        except (StoreUnavailable, OSError):  # the store process is gone
+            self._fail([req_id for req_id, _, _ in jobs])
 
     # -- receiving ----------------------------------------------------------------------
     def _read(self) -> None:
@@ -237,10 +241,19 @@ class StoreProcess:
 
     def _fail_everything(self) -> None:
         self.dead = True
-        for future in self._calls.values():
-            future.set_exception(StoreUnavailable())
-        self._calls.clear()
-        for size, done in self._appends.values():
+        for req_id in list(self._calls):
+            future = self._calls.pop(req_id, None)
+            if future is not None:
+                future.set_exception(StoreUnavailable())
+        self._fail(list(self._appends))
+
+    def _fail(self, req_ids: list[int]) -> None:
+        """Answer these writes with 503: the store process is gone."""
+        for req_id in req_ids:
+            entry = self._appends.pop(req_id, None)
+            if entry is None:
+                continue
+            size, done = entry
             with self._pending_lock:
                 self.pending -= size
             if done is not None:
@@ -248,7 +261,6 @@ class StoreProcess:
                     done(StoreUnavailable())
                 except Exception:
                     log.exception("could not deliver a commit result")
-        self._appends.clear()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit what is queued, close the store, end the child."""
@@ -277,6 +289,10 @@ class RemoteWriter:
     @property
     def stats(self) -> WriterStats:
         return self._process.stats
+
+    @property
+    def healthy(self) -> bool:
+        return not self._process.dead
 
     def submit(
         self, events: Sequence[Event], rejected: Sequence[Rejected] = (), done: Done | None = None

@@ -35,6 +35,8 @@ class Writer(Protocol):
     def queue_max_events(self) -> int: ...
     @property
     def stats(self) -> WriterStats: ...
+    @property
+    def healthy(self) -> bool: ...
     def submit(
         self,
         events: Sequence[Event],
@@ -90,6 +92,10 @@ class GroupCommitWriter:
     @property
     def pending(self) -> int:
         return self._pending
+
+    @property
+    def healthy(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self) -> None:
         self._thread.start()
