@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from convtrack.currencies import ISO_4217
 from convtrack.errors import ConfigError
-from convtrack.events import ISO_4217
 
 ENV_PREFIX = "CONVTRACK_"
 DEFAULT_CONFIG_FILE = "convtrack.toml"

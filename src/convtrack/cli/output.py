@@ -33,7 +33,7 @@ def render(result: QueryResult, fmt: str) -> str:
     return table(result.columns, rows)
 
 
-def table(columns: list[str], rows: list[list[Any]], max_width: int = 60) -> str:
+def table(columns: list[str], rows: list[list[Any]], max_width: int = 80) -> str:
     cells = [[("" if v is None else str(v))[:max_width] for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))

@@ -15,9 +15,9 @@ from typing import Any
 
 import msgspec
 
+from convtrack.currencies import ISO_4217
 from convtrack.errors import ConvtrackError
 from convtrack.events import (
-    ISO_4217,
     MAX_PROPERTIES_BYTES,
     MAX_PROPERTIES_DEPTH,
     MAX_PROPERTIES_KEYS,
