@@ -24,7 +24,7 @@ import multiprocessing
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -35,13 +35,12 @@ import msgspec
 from convtrack.errors import ConvtrackError, StoreBusy, StoreUnavailable
 from convtrack.events import Event, Rejected
 from convtrack.store.base import EventStore, KeyRecord, QueryResult
-from convtrack.store.writer import WriterStats
+from convtrack.store.writer import Done, WriterStats, submit_and_wait
 
 log = logging.getLogger("convtrack.store")
 Jobs = list[tuple[int, list[Event], list[Rejected]]]
 _encode_jobs = msgspec.msgpack.Encoder().encode
 _decode_jobs = msgspec.msgpack.Decoder(Jobs).decode
-Done = Callable[[BaseException | None], None]
 
 
 def die_with_parent() -> None:
@@ -300,25 +299,10 @@ class RemoteWriter:
         self._process.submit(events, rejected, done)
 
     async def write(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def done(error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_resolve, future, error)
-
-        self._process.submit(events, rejected, done)
-        await future
+        await submit_and_wait(self._process.submit, events, rejected)
 
     def stop(self) -> None:
         self._process.stop()
-
-
-def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if not future.done():
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
 
 
 class RemoteStore(EventStore):

@@ -47,6 +47,9 @@ class Writer(Protocol):
     def stop(self) -> None: ...
 
 
+Done = Callable[[BaseException | None], None]
+
+
 @dataclass
 class _Job:
     events: Sequence[Event]
@@ -122,17 +125,7 @@ class GroupCommitWriter:
 
     async def write(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> None:
         """Queue events and wait until they are committed (or the commit failed)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def done(error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_resolve, future, error)
-
-        self.submit(events, rejected, done)
-        try:
-            await future
-        except Exception as exc:
-            raise StoreUnavailable() from exc
+        await submit_and_wait(self.submit, events, rejected)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Commit everything already queued, then stop the thread."""
@@ -209,6 +202,29 @@ class GroupCommitWriter:
         for e in events:
             s.by_source[e.source] = s.by_source.get(e.source, 0) + 1
         return None
+
+
+async def submit_and_wait(
+    submit: Callable[[Sequence[Event], Sequence[Rejected], Done], None],
+    events: Sequence[Event],
+    rejected: Sequence[Rejected],
+) -> None:
+    """``submit`` with a callback that resolves a future on this loop; wait for it.
+
+    Any failure of the commit is answered as ``StoreUnavailable`` (503, nothing stored)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def done(error: BaseException | None) -> None:
+        loop.call_soon_threadsafe(_resolve, future, error)
+
+    submit(events, rejected, done)
+    try:
+        await future
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable() from exc
 
 
 def _resolve(future: asyncio.Future[None], error: BaseException | None) -> None:
