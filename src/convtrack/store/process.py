@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import itertools
 import logging
 import multiprocessing
@@ -57,8 +58,8 @@ def _error_info(exc: BaseException) -> tuple[str, str, int, list[Any]]:
 
 
 def _child_main(conn: Connection, url: str, writer_options: dict[str, Any]) -> None:
+    """Entry point of the store process."""
     from convtrack.store.base import open_store
-    from convtrack.store.writer import GroupCommitWriter
 
     die_with_parent()
     logging.basicConfig(
@@ -69,52 +70,62 @@ def _child_main(conn: Connection, url: str, writer_options: dict[str, Any]) -> N
     except Exception as exc:
         conn.send(("failed", _error_info(exc)))
         return
-    send_lock = threading.Lock()
-    acks: list[tuple[int, Any]] = []
+    _StoreServer(conn, store, writer_options).serve()
 
-    def send(message: tuple[Any, ...]) -> None:
-        with send_lock, contextlib.suppress(OSError):  # OSError: the parent is gone
-            conn.send(message)
 
-    def flush_acks() -> None:  # once per commit
-        batch, acks[:] = list(acks), []
-        send(("acks", batch, asdict(writer.stats), writer.pending))
+class _StoreServer:
+    """The store process: a receive loop, the group-commit writer, a small pool for calls."""
 
-    writer = GroupCommitWriter(store, after_commit=flush_acks, **writer_options)  # noqa: F841
-    writer.start()
-    calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="convtrack-store-call")
+    def __init__(self, conn: Connection, store: EventStore, writer_options: dict[str, Any]):
+        from convtrack.store.writer import GroupCommitWriter
 
-    def call(req_id: int, method: str, args: tuple[Any, ...]) -> None:
+        self.conn = conn
+        self.store = store
+        self._send_lock = threading.Lock()
+        self._acks: list[tuple[int, Any]] = []  # touched by the writer thread only
+        self.writer = GroupCommitWriter(store, after_commit=self._flush_acks, **writer_options)
+        self.calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="convtrack-store-call")
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self._send_lock, contextlib.suppress(OSError):  # OSError: the parent is gone
+            self.conn.send(message)
+
+    def serve(self) -> None:
+        self.writer.start()
+        self.send(("ready",))
         try:
-            send(("result", req_id, True, getattr(store, method)(*args)))
+            while (message := self.conn.recv())[0] != "stop":
+                if message[0] == "append":
+                    self._append(message[1])
+                elif message[0] == "call":
+                    self.calls.submit(self._call, *message[1:])
+        except EOFError:  # the parent is gone
+            pass
+        finally:
+            self.writer.stop()
+            self.calls.shutdown()
+            self.store.close()
+            self.send(("stopped",))
+
+    def _append(self, payload: bytes) -> None:
+        for req_id, events, rejected in _decode_jobs(payload):
+            try:
+                self.writer.submit(events, rejected, functools.partial(self._done, req_id))
+            except Exception as exc:  # refused (queue full, stopping): say so at once
+                self.send(("acks", [(req_id, _error_info(exc))], asdict(self.writer.stats)))
+
+    def _done(self, req_id: int, error: BaseException | None) -> None:
+        self._acks.append((req_id, None if error is None else _error_info(error)))
+
+    def _flush_acks(self) -> None:  # once per commit: the acks of one commit travel together
+        batch, self._acks = self._acks, []
+        self.send(("acks", batch, asdict(self.writer.stats)))
+
+    def _call(self, req_id: int, method: str, args: tuple[Any, ...]) -> None:
+        try:
+            self.send(("result", req_id, True, getattr(self.store, method)(*args)))
         except Exception as exc:
-            send(("result", req_id, False, _error_info(exc)))
-
-    send(("ready",))
-    try:
-        while True:
-            message = conn.recv()
-            if message[0] == "append":
-                for req_id, events, rejected in _decode_jobs(message[1]):
-
-                    def done(error: BaseException | None, req_id: int = req_id) -> None:
-                        acks.append((req_id, None if error is None else _error_info(error)))
-
-                    try:
-                        writer.submit(events, rejected, done)
-                    except Exception as exc:  # refused (queue full, stopping): say so at once
-                        send(("acks", [(req_id, _error_info(exc))], asdict(writer.stats), 0))
-            elif message[0] == "call":
-                calls.submit(call, *message[1:])
-            elif message[0] == "stop":
-                break
-    except EOFError:  # the parent is gone
-        pass
-    finally:
-        writer.stop()
-        calls.shutdown()
-        store.close()
-        send(("stopped",))
+            self.send(("result", req_id, False, _error_info(exc)))
 
 
 class StoreProcess:
