@@ -38,3 +38,22 @@ def test_every_setting_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
     for f in fields(Settings):
         assert f"| `{f.name}` |" in text, f"docs/configuration.md lacks setting {f.name}"
+
+
+def test_every_plan_key_is_documented() -> None:
+    import msgspec
+
+    from convtrack.plan import model
+
+    text = (DOCS / "tracking-plan.md").read_text()
+    structs = [
+        obj
+        for obj in vars(model).values()
+        if isinstance(obj, type) and issubclass(obj, msgspec.Struct) and obj is not model.Strict
+    ]
+    assert len(structs) > 10
+    for struct in structs:
+        for f in msgspec.structs.fields(struct):
+            assert f"`{f.encode_name}`" in text, (
+                f"docs/tracking-plan.md lacks key {f.encode_name} of {struct.__name__}"
+            )

@@ -8,16 +8,18 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from convtrack import __version__
+from convtrack.cli.args import settings_args
 from convtrack.config import Settings, load_settings
 from convtrack.errors import ConvtrackError
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-def _settings_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="TOML config file (default: ./convtrack.toml if present)")
-    p.add_argument("--data-dir", help="data directory (default: ./convtrack-data)")
-    p.add_argument("--store", help="store URL, e.g. duckdb:///path/to/convtrack.duckdb")
+def _command_groups() -> list[Callable[[Any], None]]:
+    """Each command group registers its own subcommands (one module per group)."""
+    from convtrack.cli import plan
+
+    return [plan.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the collector and API (the default command)")
-    _settings_args(serve)
+    settings_args(serve)
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8787)")
     serve.set_defaults(func=commands.serve)
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="keys_command", metavar="ACTION", required=True
     )
     create = keys.add_parser("create", help="create a key (shown once)")
-    _settings_args(create)
+    settings_args(create)
     create.add_argument("--name", required=True, help="a label, e.g. web or backend")
     create.add_argument(
         "--secret",
@@ -48,10 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(func=commands.keys_create)
     lst = keys.add_parser("list", help="list keys (never the keys themselves)")
-    _settings_args(lst)
+    settings_args(lst)
     lst.set_defaults(func=commands.keys_list)
     revoke = keys.add_parser("revoke", help="revoke a key by id or name")
-    _settings_args(revoke)
+    settings_args(revoke)
     revoke.add_argument("key", help="key id (key_…) or name")
     revoke.set_defaults(func=commands.keys_revoke)
 
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="events_command", metavar="ACTION", required=True
     )
     tail = events.add_parser("tail", help="print events as they arrive")
-    _settings_args(tail)
+    settings_args(tail)
     tail.add_argument("-n", "--lines", type=int, default=10, help="start with the last N events")
     tail.add_argument("--json", action="store_true", help="one JSON object per line")
     tail.add_argument("--once", action="store_true", help="print and exit instead of following")
@@ -67,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     tail.set_defaults(func=commands.events_tail)
 
     sql = sub.add_parser("sql", help="run a read-only SQL query")
-    _settings_args(sql)
+    settings_args(sql)
     sql.add_argument("query", help='e.g. "SELECT event_name, count(*) FROM events GROUP BY 1"')
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sql.set_defaults(func=commands.sql)
 
+    for register in _command_groups():
+        register(sub)
+
     sim = sub.add_parser("simulate", help="generate realistic traffic with ground truth")
-    _settings_args(sim)
+    settings_args(sim)
     commands.simulate_args(sim)
     sim.set_defaults(func=commands.simulate)
     return parser
