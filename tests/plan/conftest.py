@@ -10,15 +10,6 @@ import pytest
 
 from convtrack.plan import lint
 
-BASE = """\
-version: "1"
-events:
-  - name: purchase
-    properties:
-      value: {type: number}
-      order_id: {type: string}
-"""
-
 
 @pytest.fixture
 def lint_yaml(tmp_path: Path) -> Callable[[str], list[tuple[int, int, str]]]:

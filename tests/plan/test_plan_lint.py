@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import BASE
+from plan_text import BASE
 
 Lint = Callable[[str], list[tuple[int, int, str]]]
 
