@@ -39,6 +39,8 @@ class Settings:
     queue_max_events: int = 200_000
     # Bound on concurrent requests the HTTP server works on.
     max_concurrency: int = 2048
+    # Tracking plan file (YAML); empty means the default plan shipped with convtrack.
+    plan: str = ""
     default_currency: str = "USD"
     store_raw_pii: bool = False
     # Take the client IP from X-Forwarded-For (only behind a trusted proxy).

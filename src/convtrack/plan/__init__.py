@@ -29,8 +29,15 @@ def load_default_plan() -> Plan:
     return plan
 
 
+def load_configured_plan(path: str) -> CompiledPlan:
+    """The compiled plan from ``path`` (the ``plan`` setting), or the default plan if empty.
+
+    Raises ``PlanError`` with every problem when the file does not lint clean."""
+    return compile_plan(load_plan(path) if path else load_default_plan())
+
+
 __all__ = [
     "CheckResult", "CompiledPlan", "Plan", "PlanError", "Problem", "check_event",
     "compile_plan", "conversions_of", "default_plan_text", "lint", "lint_text",
-    "load_default_plan", "load_plan",
+    "load_configured_plan", "load_default_plan", "load_plan",
 ]  # fmt: skip
