@@ -1,8 +1,10 @@
 """A realistic, deterministic event mix for the ingest benchmarks (wire form, as clients send).
 
 Mix per 100 events: 60 page views (context + campaign + consent), 15 ``track`` events with
-small properties, 25 conversions (value, currency, order id, raw identifiers to hash, nested
-properties, click ids). Every event has a unique ``event_id`` so stored counts can be checked.
+small properties (10 ``view_item``, 5 ``add_to_cart``), 25 purchases (value, currency, order
+id, raw identifiers to hash, nested properties, click ids). Names and properties are valid
+under the default tracking plan, so checking them costs what it costs for real traffic.
+Every event has a unique ``event_id`` so stored counts can be checked.
 """
 
 from __future__ import annotations
@@ -107,9 +109,14 @@ def make_event(rng: random.Random, run: str, i: int, now_ms: int) -> dict[str, A
     elif roll < 15:  # product interaction
         base |= {
             "type": "track",
-            "event_name": "add_to_cart",
+            "event_name": "view_item" if roll < 14 else "add_to_cart",
             "context": _context(rng, "/product/blue-widget"),
-            "properties": {"sku": f"SKU-{rng.randrange(500)}", "price": 19.99, "quantity": 1},
+            "properties": {
+                "item_id": f"SKU-{rng.randrange(500)}",
+                "price": 19.99,
+                "quantity": 1,
+                "currency": "USD",
+            },
         }
     else:  # conversion
         uid = rng.randrange(1_000_000)
@@ -131,13 +138,18 @@ def make_event(rng: random.Random, run: str, i: int, now_ms: int) -> dict[str, A
             "consent": _consent(rng),
             "properties": {
                 "items": [
-                    {"sku": f"SKU-{rng.randrange(500)}", "qty": rng.randrange(1, 4), "price": 19.99}
+                    {
+                        "item_id": f"SKU-{rng.randrange(500)}",
+                        "quantity": rng.randrange(1, 4),
+                        "price": 19.99,
+                    }
                     for _ in range(rng.randrange(1, 4))
                 ],
-                "coupon": "SPRING10" if rng.random() < 0.3 else None,
                 "payment": "card",
             },
         }
+        if rng.random() < 0.3:
+            base["properties"]["coupon"] = "SPRING10"
     return base
 
 

@@ -162,6 +162,8 @@ class Event(msgspec.Struct, omit_defaults=True):
     order_id: str | None = None
     properties: dict[str, Any] = msgspec.field(default_factory=dict)
     key_id: str | None = None
+    # The tracking plan version the event was checked against at ingest.
+    plan_version: str | None = None
 
 
 class Rejected(msgspec.Struct):
@@ -173,3 +175,9 @@ class Rejected(msgspec.Struct):
     payload: str
     reasons: list[dict[str, Any]]
     key_id: str | None = None
+    plan_version: str | None = None  # the plan it failed (None: it failed before the plan)
+    # What replay needs to rebuild the event as it arrived (see collect/replay.py).
+    event_name: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    batch_sent_at: datetime | None = None

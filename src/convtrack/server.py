@@ -5,8 +5,11 @@ Hot paths (``/v1/events``, ``/p.gif``) are plain ASGI callables found by one dic
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +21,14 @@ from convtrack.collect.events_api import EventsEndpoint
 from convtrack.collect.pixel import PixelEndpoint
 from convtrack.config import Settings, load_settings
 from convtrack.errors import ConvtrackError
+from convtrack.plan import PlanError
+from convtrack.plan.active import ActivePlan, problem_lines
 from convtrack.store import EventStore
 from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi
 from convtrack.web.pages import demo_page, home_page
+from convtrack.web.quarantine_api import quarantine_api
 
 log = logging.getLogger("convtrack.server")
 NOT_FOUND = ConvtrackError("not_found", "No such endpoint; see docs/api.md.", 404)
@@ -46,10 +52,13 @@ class Runtime:
     store: EventStore
     writer: Writer
     keys: KeyRing
+    plan: ActivePlan
     routes: dict[str, Handler] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
+        plan = ActivePlan.load(settings.plan)  # first: a bad plan starts nothing
+        log.info("tracking plan %s (%s)", plan.version, plan.file or "default plan")
         process = StoreProcess(
             settings.store_url,
             writer_options={
@@ -63,13 +72,13 @@ class Runtime:
         applied = store.migrate()
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        rt = cls(settings, store, process.writer, KeyRing(store))
+        rt = cls(settings, store, process.writer, KeyRing(store), plan)
         rt.routes = rt._build_routes()
         return rt
 
     def _build_routes(self) -> dict[str, Handler]:
-        events = EventsEndpoint(self.settings, self.keys, self.writer)
-        pixel = PixelEndpoint(self.settings, self.keys, self.writer)
+        events = EventsEndpoint(self.settings, self.keys, self.writer, self.plan)
+        pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan)
         self.pixel = pixel
         return {
             "/v1/events": events,
@@ -83,8 +92,18 @@ class Runtime:
 
     def admin(self) -> AdminApi:
         return AdminApi(
-            self.store, admin_token(self.settings.data_dir), self.keys.reload, self.status
+            self.store,
+            admin_token(self.settings.data_dir),
+            self.keys.reload,
+            self.status,
+            self.plan,
+            quarantine=quarantine_api(self.store, lambda: self.plan.compiled, self.settings),
         )
+
+    async def reload_plan(self, trigger: str) -> None:
+        """Reload the tracking plan off the event loop; a bad plan is logged and refused."""
+        with contextlib.suppress(PlanError):
+            await asyncio.to_thread(self.plan.reload, trigger)
 
     def status(self) -> dict[str, Any]:
         s = self.writer.stats
@@ -137,6 +156,7 @@ class App:
         self.settings = settings
         self.runtime: Runtime | None = None
         self._admin: AdminApi | None = None
+        self._reloads: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -181,16 +201,41 @@ class App:
                 try:
                     self.runtime = Runtime.start(self.settings)
                     self._admin = self.runtime.admin()
+                except PlanError as exc:
+                    lines = "\n".join(problem_lines(exc))
+                    log.error("start-up failed: the tracking plan has problems:\n%s", lines)
+                    await send({"type": "lifespan.startup.failed", "message": lines})
+                    return
                 except Exception as exc:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self._watch_sighup(True)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self._watch_sighup(False)
                 if self.runtime is not None:
                     self.runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _watch_sighup(self, on: bool) -> None:
+        """SIGHUP reloads the tracking plan (``convtrack serve`` forwards it to its worker)."""
+        loop = asyncio.get_running_loop()
+        try:
+            if on:
+                loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+            else:
+                loop.remove_signal_handler(signal.SIGHUP)
+        except (NotImplementedError, RuntimeError, ValueError):  # no signals off the main thread
+            log.debug("SIGHUP cannot reload the plan in this process")
+
+    def _on_sighup(self) -> None:
+        if self.runtime is None:
+            return
+        task = asyncio.ensure_future(self.runtime.reload_plan("SIGHUP"))
+        self._reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._reloads.discard)
 
 
 def app_from_env() -> App:

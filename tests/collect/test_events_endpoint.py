@@ -13,6 +13,7 @@ from convtrack.collect.auth import KeyRing
 from convtrack.collect.events_api import EventsEndpoint
 from convtrack.config import Settings
 from convtrack.keys import create_key
+from convtrack.plan.active import ActivePlan
 from convtrack.store import EventStore
 from convtrack.store.writer import GroupCommitWriter
 
@@ -21,7 +22,7 @@ from convtrack.store.writer import GroupCommitWriter
 def endpoint(key_store: EventStore) -> Iterator[EventsEndpoint]:
     writer = GroupCommitWriter(key_store, interval=0)
     writer.start()
-    yield EventsEndpoint(Settings(), KeyRing(key_store), writer)
+    yield EventsEndpoint(Settings(), KeyRing(key_store), writer, ActivePlan.load(""))
     writer.stop()
 
 

@@ -51,7 +51,7 @@ def test_single_event_is_stored(server, kind, auth, content_type, source):
     )
     response = server.post_events(event, key=key, auth=auth, content_type=content_type)
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert response.json() == {"accepted": 1, "rejected": 0, "errors": [], "warnings": []}
     server.acked.add(event["event_id"])
 
     row = server.event_row(event["event_id"])
@@ -76,7 +76,12 @@ def test_batch_is_stored_whole(server):
         {"events": events}, key=server.public_key, auth="basic", content_type="text/plain"
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {"accepted": 50, "rejected": 0, "errors": []}
+    body = response.json()
+    assert (body["accepted"], body["rejected"], body["errors"]) == (50, 0, [])
+    # The default plan does not know step_*: stored, with a warning per event (policy warn).
+    assert [(w["index"], w["path"]) for w in body["warnings"]] == [
+        (i, "/event_name") for i in range(50)
+    ]
     server.acked.update(e["event_id"] for e in events)
     assert server.id_counts(e["event_id"] for e in events) == {e["event_id"]: 1 for e in events}
     rows = server.sql(

@@ -91,6 +91,7 @@ def test_shut_down_commits_what_was_accepted(
                     "anonymous_id": "a",
                     "value": 10,
                     "currency": "EUR",
+                    "order_id": f"o{i}",  # the default plan requires it on a purchase
                 }
                 for i in range(5)
             ]
@@ -98,7 +99,7 @@ def test_shut_down_commits_what_was_accepted(
         response = await client.post(
             "/v1/events", json=batch, headers={"authorization": f"Bearer {key}"}
         )
-        assert response.json() == {"accepted": 5, "rejected": 0, "errors": []}
+        assert response.json() == {"accepted": 5, "rejected": 0, "errors": [], "warnings": []}
 
     serve(scenario)
     # The lifespan closed the store: the file opens again, with every accepted event in it.

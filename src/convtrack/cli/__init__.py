@@ -17,9 +17,9 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def _command_groups() -> list[Callable[[Any], None]]:
     """Each command group registers its own subcommands (one module per group)."""
-    from convtrack.cli import plan
+    from convtrack.cli import conversions, plan, quarantine
 
-    return [plan.register]
+    return [plan.register, conversions.register, quarantine.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

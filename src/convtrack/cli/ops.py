@@ -12,12 +12,17 @@ import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 
+from convtrack.collect.quarantine import QuarantineDesk, filters_from_query
+from convtrack.collect.replay import ReplayOptions
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
 from convtrack.keys import create_key, key_view
+from convtrack.plan import CompiledPlan, PlanError
+from convtrack.plan.active import compile_file, problem_lines
 from convtrack.store import EventStore, QueryResult, open_store
 
 SERVER_FILE = "server.json"
@@ -30,6 +35,11 @@ class Ops(Protocol):
     def list_keys(self) -> list[dict[str, Any]]: ...
     def create_key(self, name: str, kind: str) -> dict[str, Any]: ...
     def revoke_key(self, key: str) -> dict[str, Any]: ...
+    def quarantine_list(self, query: dict[str, str]) -> dict[str, Any]: ...
+    def quarantine_show(self, reject_id: str) -> dict[str, Any]: ...
+    def quarantine_replay(
+        self, ids: list[str], replay_all: bool, dry_run: bool
+    ) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -67,7 +77,10 @@ class ServerOps:
         if response.status_code >= 400:
             err = body.get("error", {})
             raise ConvtrackError(
-                err.get("code", "error"), err.get("message", ""), response.status_code
+                err.get("code", "error"),
+                err.get("message", ""),
+                response.status_code,
+                err.get("details") or [],
             )
         return body
 
@@ -93,13 +106,30 @@ class ServerOps:
     def revoke_key(self, key: str) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/admin/keys/revoke", json={"key": key}))
 
+    def quarantine_list(self, query: dict[str, str]) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/admin/quarantine", params=query))
+
+    def quarantine_show(self, reject_id: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/admin/quarantine/{quote(reject_id, safe='')}"))
+
+    def quarantine_replay(self, ids: list[str], replay_all: bool, dry_run: bool) -> dict[str, Any]:
+        body = {"ids": ids, "all": replay_all, "dry_run": dry_run}
+        return dict(self._call("POST", "/v1/admin/quarantine/replay", json=body, timeout=None))
+
+    def plan(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/admin/plan"))
+
+    def reload_plan(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/admin/plan/reload"))
+
     def close(self) -> None:
         self._http.close()
 
 
 class StoreOps:
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, settings: Settings | None = None) -> None:
         self.store = store
+        self.settings = settings or Settings()
 
     def query(self, sql: str) -> QueryResult:
         return self.store.query(sql)
@@ -124,12 +154,43 @@ class StoreOps:
             raise ConvtrackError("key_not_found", f"No active key with id or name {key!r}.", 404)
         return key_view(record)
 
+    def quarantine_list(self, query: dict[str, str]) -> dict[str, Any]:
+        return self._desk().find(*filters_from_query(query))
+
+    def quarantine_show(self, reject_id: str) -> dict[str, Any]:
+        return self._desk().show(reject_id)
+
+    def quarantine_replay(self, ids: list[str], replay_all: bool, dry_run: bool) -> dict[str, Any]:
+        return self._desk().replay(ids, replay_all=replay_all, dry_run=dry_run)
+
+    def _desk(self) -> QuarantineDesk:
+        """Replay here checks against the plan file of the settings, as the server would."""
+        options = ReplayOptions.from_settings(self.settings)
+        return QuarantineDesk(self.store, lambda: configured_plan(self.settings.plan), options)
+
     def close(self) -> None:
         self.store.close()
 
 
+def configured_plan(path: str) -> CompiledPlan:
+    """The plan file ``path`` compiled; its problems as a CLI error when it does not lint."""
+    try:
+        return compile_file(path)
+    except PlanError as exc:
+        lines = "\n".join(problem_lines(exc))
+        raise ConvtrackError("invalid_plan", f"the tracking plan has problems:\n{lines}") from None
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def server_ops(settings: Settings) -> ServerOps | None:
+    """The admin API of the server serving this data directory; None when none runs."""
+    url = running_server(settings.data_dir)
+    if url is None:
+        return None
+    return ServerOps(url, (settings.data_dir / "admin.token").read_text().strip())
 
 
 def connect(settings: Settings, *, write: bool = False) -> Ops:
@@ -140,4 +201,4 @@ def connect(settings: Settings, *, write: bool = False) -> Ops:
     store = open_store(settings.store_url, read_only=not write)
     if write:
         store.migrate()
-    return StoreOps(store)
+    return StoreOps(store, settings)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from convtrack.cli import plan_reload, plan_tools
 from convtrack.cli.args import settings_args
 from convtrack.config import Settings
 
@@ -21,6 +22,8 @@ def register(sub: Any) -> None:
     lint.add_argument("file", nargs="?", default=PLAN_FILE, help=f"default: ./{PLAN_FILE}")
     lint.add_argument("--strict", action="store_true", help="fail on warnings too")
     lint.set_defaults(func=plan_lint)
+    plan_tools.register(plan)
+    plan_reload.register(plan)
 
 
 def plan_lint(args: argparse.Namespace, settings: Settings) -> int:

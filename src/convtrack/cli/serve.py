@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+from typing import Any
 
 from convtrack.cli.ops import SERVER_FILE, running_server, write_server_file
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
 from convtrack.keys import create_key
+from convtrack.plan import PlanError
+from convtrack.plan.active import compile_file, problem_lines
 from convtrack.server import admin_token
 from convtrack.store import open_store
 
 
 def prepare(settings: Settings) -> str | None:
-    """Migrate the store; on first start create a public key. Returns a new key, if made."""
+    """Check the plan, migrate the store; on first start create a public key (returned)."""
+    check_plan(settings.plan)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     admin_token(settings.data_dir)
     with open_store(settings.store_url) as store:
@@ -23,6 +29,17 @@ def prepare(settings: Settings) -> str | None:
             return None
         _, plaintext = create_key(store, "default", "public")
         return plaintext
+
+
+def check_plan(path: str) -> None:
+    """Refuse to start on a plan that does not lint clean, listing every problem."""
+    try:
+        compile_file(path)
+    except PlanError as exc:
+        lines = "\n".join(problem_lines(exc))
+        raise ConvtrackError(
+            "invalid_plan", f"the tracking plan has problems; fix them and start again:\n{lines}"
+        ) from None
 
 
 def banner(settings: Settings, new_key: str | None) -> str:
@@ -67,7 +84,6 @@ def _check_port_free(host: str, port: int) -> None:
 
 def run(settings: Settings) -> int:
     from granian.constants import Interfaces
-    from granian.server import Server
 
     holder = running_server(settings.data_dir)
     if holder is not None:
@@ -82,7 +98,7 @@ def run(settings: Settings) -> int:
     os.environ.update(settings.as_env())
     server_file = write_server_file(settings.data_dir, f"http://{settings.host}:{settings.port}")
     try:
-        Server(
+        _server_class()(
             "convtrack.server:app_from_env",
             address=settings.host,
             port=settings.port,
@@ -90,10 +106,30 @@ def run(settings: Settings) -> int:
             workers=1,  # one writer per DuckDB file
             factory=True,
             backpressure=settings.max_concurrency,
-            log_level=settings.log_level,  # type: ignore[arg-type]
+            log_level=settings.log_level,
             log_access=False,
         ).serve()
     finally:
         if (settings.data_dir / SERVER_FILE).exists():
             server_file.unlink(missing_ok=True)
     return 0
+
+
+def _server_class() -> Any:
+    """granian's server, except on SIGHUP: forward it to the worker, which reloads the plan.
+
+    granian itself answers SIGHUP by respawning its workers (granian/server/common.py
+    ``_reload``): a new worker, and with it a second store process, would start while the
+    old one still holds the DuckDB file. Forwarding keeps one worker and drops no request.
+    """
+    from granian.server import MPServer  # worker processes: what ``Server`` is on this build
+
+    class PlanReloadingServer(MPServer):
+        def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
+            for worker in self.wrks:
+                pid = getattr(worker.inner, "pid", None)
+                if pid:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGHUP)
+
+    return PlanReloadingServer

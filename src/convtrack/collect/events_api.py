@@ -2,8 +2,8 @@
 
 Accepts one event or ``{"events": [...]}`` as ``application/json`` or ``text/plain`` (so
 browsers can send without a CORS preflight). Answers only after the accepted events are
-committed. Invalid events are quarantined and reported per index; a batch with nothing valid
-is a 422.
+committed. Each event is held to the tracking plan (collect.plan_check). Invalid events are
+quarantined and reported per index; a batch with nothing valid is a 422.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from convtrack.asgi import (
     send_json,
 )
 from convtrack.collect.auth import KeyRing, key_from_authorization
-from convtrack.collect.parse import Invalid, Origin, decode_body, to_event
+from convtrack.collect.parse import Invalid, Origin, _as_datetime, decode_body, to_event
+from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers, scrub_payload
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, EventIn, Rejected
 from convtrack.ids import new_event_id
+from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
 
 _ACCEPTED_TYPES = (b"application/json", b"text/plain")
@@ -78,6 +80,7 @@ class EventsEndpoint:
     settings: Settings
     keys: KeyRing
     writer: Writer
+    plan: ActivePlan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -133,16 +136,21 @@ class EventsEndpoint:
             user_agent=ua.decode("latin-1")[:512] if ua else None,
             received_at=datetime.now(UTC),
         )
-        events, errors, rejected = self._check(items, origin, batch_sent_at, is_batch)
+        events, errors, rejected, warnings = self._check(items, origin, batch_sent_at, is_batch)
         await self.writer.write(events, rejected)
-        if errors and not events:
+        if rejected and not events:
             raise ConvtrackError(
                 "no_valid_events",
                 "No event in the request was valid; see details (each is kept in quarantine).",
                 422,
                 details=errors,
             )
-        return 200, {"accepted": len(events), "rejected": len(errors), "errors": errors}
+        return 200, {
+            "accepted": len(events),
+            "rejected": len(rejected),
+            "errors": errors,
+            "warnings": warnings,
+        }
 
     def _check(
         self,
@@ -150,17 +158,20 @@ class EventsEndpoint:
         origin: Origin,
         batch_sent_at: datetime | int | None,
         is_batch: bool,
-    ) -> tuple[list[Event], list[dict[str, Any]], list[Rejected]]:
+    ) -> tuple[list[Event], list[dict[str, Any]], list[Rejected], list[dict[str, Any]]]:
+        plan = self.plan.compiled  # one plan for the whole request, even across a reload
         keep_raw = self.settings.store_raw_pii
         currency = self.settings.default_currency
         max_future = timedelta(seconds=self.settings.max_future_seconds)
         events: list[Event] = []
         errors: list[dict[str, Any]] = []
         rejected: list[Rejected] = []
+        warnings: list[dict[str, Any]] = []
         for i, item in enumerate(items):
             index = i if is_batch else None
+            version = None
             if isinstance(item, Invalid):
-                problem, raw = item.issue, item.raw
+                problems, raw = [item.issue], item.raw
             else:
                 result = to_event(
                     index,
@@ -171,23 +182,43 @@ class EventsEndpoint:
                     max_future=max_future,
                 )
                 if isinstance(result, Event):
-                    events.append(hash_identifiers(result, keep_raw=keep_raw))
-                    continue
-                problem, raw = result, msgspec.to_builtins(item)
-            errors.append(problem)
-            rejected.append(quarantine_record(problem, raw, origin, keep_raw))
-        return events, errors, rejected
+                    verdict = apply_plan(plan, result, index)
+                    warnings += verdict.warnings
+                    if not verdict.issues:
+                        events.append(hash_identifiers(result, keep_raw=keep_raw))
+                        continue
+                    problems, version = verdict.issues, plan.version
+                else:
+                    problems = [result]
+                raw = msgspec.to_builtins(item)
+            errors += problems
+            rejected.append(
+                quarantine_record(problems, raw, origin, keep_raw, version, batch_sent_at)
+            )
+        return events, errors, rejected, warnings
 
 
 def quarantine_record(
-    problem: dict[str, Any], raw: Any, origin: Origin, keep_raw: bool
+    reasons: list[dict[str, Any]],
+    raw: Any,
+    origin: Origin,
+    keep_raw: bool,
+    plan_version: str | None = None,
+    batch_sent_at: datetime | int | None = None,
 ) -> Rejected:
+    """The quarantine row: the payload (identifiers hashed) and what replay needs again."""
     payload = raw if keep_raw else scrub_payload(raw)
+    name = raw.get("event_name") if isinstance(raw, dict) else None
     return Rejected(
         reject_id=new_event_id(),
         received_at=origin.received_at,
         source=origin.source,
         payload=_encode(payload).decode(),
-        reasons=[problem],
+        reasons=reasons,
         key_id=origin.key_id,
+        plan_version=plan_version,
+        event_name=name[:128] if isinstance(name, str) else None,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+        batch_sent_at=_as_datetime(batch_sent_at) if batch_sent_at is not None else None,
     )

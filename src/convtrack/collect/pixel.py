@@ -21,10 +21,12 @@ from convtrack.asgi import Receive, Scope, Send, header
 from convtrack.collect.auth import KeyRing
 from convtrack.collect.events_api import client_ip, quarantine_record
 from convtrack.collect.parse import Origin, to_event, validation_issue
+from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers
 from convtrack.errors import ConvtrackError
 from convtrack.events import CAMPAIGN_FIELDS, Event, EventIn
+from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
 
 log = logging.getLogger("convtrack.pixel")
@@ -115,6 +117,7 @@ class PixelEndpoint:
     settings: Settings
     keys: KeyRing
     writer: Writer
+    plan: ActivePlan
     dropped: dict[str, int] = field(default_factory=dict)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,8 +163,14 @@ class PixelEndpoint:
                 default_currency=self.settings.default_currency,
                 max_future=timedelta(seconds=self.settings.max_future_seconds),
             )
-        if isinstance(result, Event):
-            self.writer.submit([hash_identifiers(result, keep_raw=self.settings.store_raw_pii)])
-        else:
-            rej = quarantine_record(result, raw, origin, self.settings.store_raw_pii)
+        keep_raw = self.settings.store_raw_pii
+        if not isinstance(result, Event):
+            self.writer.submit([], [quarantine_record([result], raw, origin, keep_raw)])
+            return
+        plan = self.plan.compiled
+        issues = apply_plan(plan, result, None).issues
+        if issues:
+            rej = quarantine_record(issues, raw, origin, keep_raw, plan.version)
             self.writer.submit([], [rej])
+        else:
+            self.writer.submit([hash_identifiers(result, keep_raw=keep_raw)])

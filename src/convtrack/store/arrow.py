@@ -64,6 +64,7 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("order_id", pa.string(), _get("order_id")),
     ("properties", pa.string(), lambda e: _dump(e.properties)),
     ("key_id", pa.string(), _get("key_id")),
+    ("plan_version", pa.string(), _get("plan_version")),
 ]
 COLUMN_NAMES = [c[0] for c in COLUMNS]
 JSON_COLUMNS = frozenset({"pii_raw", "consent", "properties"})

@@ -36,6 +36,24 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+@dataclass(frozen=True)
+class QuarantineFilter:
+    """Which quarantine rows to list: every field that is set must match."""
+
+    status: str | None = None  # "quarantined" or "replayed"
+    source: str | None = None
+    since: datetime | None = None  # received at or after
+    reason: str | None = None  # a substring of a reason or its JSON pointer (case-insensitive)
+    before: tuple[datetime, str] | None = None  # page cursor: (received_at, reject_id)
+
+
+# One quarantine row as a dict: its columns, with ``reasons`` decoded to a list.
+QuarantineRow = dict[str, Any]
+# What ``replay_quarantined`` did with each row: "new" (event stored), "duplicate" (its
+# event_id was already stored) or "skipped" (the row was no longer quarantined).
+ReplayStatus = str
+
+
 class StoreLocked(ConvtrackError):
     def __init__(self, detail: str) -> None:
         super().__init__(
@@ -81,6 +99,25 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def count_quarantined(self) -> int: ...
+
+    # quarantine
+    @abc.abstractmethod
+    def list_quarantined(self, filters: QuarantineFilter, limit: int) -> list[QuarantineRow]:
+        """Matching rows, newest first (``received_at``, then ``reject_id``, descending)."""
+
+    @abc.abstractmethod
+    def quarantine_reasons(
+        self, filters: QuarantineFilter, limit: int
+    ) -> list[tuple[str, str, int]]:
+        """The most frequent (path, reason) pairs among matching rows, with their counts."""
+
+    @abc.abstractmethod
+    def get_quarantined(self, reject_id: str) -> QuarantineRow | None: ...
+
+    @abc.abstractmethod
+    def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
+        """In one transaction: store each (reject_id, event) whose row is still quarantined
+        (idempotently, like ``append``) and mark that row replayed with the event's id."""
 
     # keys
     @abc.abstractmethod

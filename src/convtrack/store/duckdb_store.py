@@ -22,7 +22,15 @@ import pyarrow.compute as pc
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
 from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
-from convtrack.store.base import EventStore, KeyRecord, QueryResult, StoreLocked
+from convtrack.store.base import (
+    EventStore,
+    KeyRecord,
+    QuarantineFilter,
+    QuarantineRow,
+    QueryResult,
+    ReplayStatus,
+    StoreLocked,
+)
 from convtrack.store.migrations import load_migrations
 
 log = logging.getLogger("convtrack.store")
@@ -52,6 +60,36 @@ def _first_copies(ids: list[str]) -> list[int]:
     for row, event_id in enumerate(ids):
         first.setdefault(event_id, row)
     return list(first.values())
+
+
+def _quarantine_where(f: QuarantineFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", f.status), ("source", f.source)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if f.since is not None:
+        clauses.append("received_at >= ?")
+        params.append(f.since)
+    if f.reason:
+        clauses.append(
+            "contains(lower(array_to_string(json_extract_string(reasons, '$[*].reason')"
+            " || json_extract_string(reasons, '$[*].path'), chr(10))), lower(?))"
+        )
+        params.append(f.reason)
+    if f.before is not None:
+        clauses.append("(received_at, reject_id) < (?, ?)")
+        params.extend(f.before)
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _quarantine_rows(cur: duckdb.DuckDBPyConnection) -> list[QuarantineRow]:
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    for row in rows:
+        row["reasons"] = msgspec.json.decode(row["reasons"])
+    return rows
 
 
 class DuckDBStore(EventStore):
@@ -169,10 +207,24 @@ class DuckDBStore(EventStore):
 
     def _insert_rejected(self, rejected: Sequence[Rejected]) -> None:
         self._con.executemany(
-            "INSERT INTO quarantine (reject_id, received_at, source, key_id, payload, reasons)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO quarantine"
+            " (reject_id, received_at, source, key_id, payload, reasons, plan_version,"
+            " event_name, ip, user_agent, batch_sent_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
-                [r.reject_id, r.received_at, r.source, r.key_id, r.payload, _json_text(r.reasons)]
+                [
+                    r.reject_id,
+                    r.received_at,
+                    r.source,
+                    r.key_id,
+                    r.payload,
+                    _json_text(r.reasons),
+                    r.plan_version,
+                    r.event_name,
+                    r.ip,
+                    r.user_agent,
+                    r.batch_sent_at,
+                ]
                 for r in rejected
             ],
         )
@@ -180,6 +232,80 @@ class DuckDBStore(EventStore):
     def count_quarantined(self) -> int:
         row = self._read("SELECT count(*) FROM quarantine").fetchone()
         return int(row[0]) if row else 0
+
+    # -- quarantine ---------------------------------------------------------------------
+    def list_quarantined(self, filters: QuarantineFilter, limit: int) -> list[QuarantineRow]:
+        where, params = _quarantine_where(filters)
+        cur = self._read(
+            f"SELECT * FROM quarantine {where}"  # noqa: S608
+            " ORDER BY received_at DESC, reject_id DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        return _quarantine_rows(cur)
+
+    def quarantine_reasons(
+        self, filters: QuarantineFilter, limit: int
+    ) -> list[tuple[str, str, int]]:
+        where, params = _quarantine_where(filters)
+        rows = self._read(
+            "SELECT r->>'path' AS path, r->>'reason' AS reason, count(*) AS n"  # noqa: S608
+            f" FROM (SELECT reasons FROM quarantine {where}) q,"
+            " unnest(CAST(q.reasons AS JSON[])) AS t(r)"
+            " GROUP BY ALL ORDER BY n DESC, path, reason LIMIT ?",
+            [*params, int(limit)],
+        ).fetchall()
+        return [(str(p), str(r), int(n)) for p, r, n in rows]
+
+    def get_quarantined(self, reject_id: str) -> QuarantineRow | None:
+        rows = _quarantine_rows(
+            self._read("SELECT * FROM quarantine WHERE reject_id = ?", [reject_id])
+        )
+        return rows[0] if rows else None
+
+    def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
+        if not replays:
+            return {}
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                outcome = self._replay(replays)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+        return outcome
+
+    def _replay(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
+        con = self._con
+        open_ids = {
+            row[0]
+            for row in con.execute(
+                "SELECT reject_id FROM quarantine"
+                " WHERE status = 'quarantined' AND list_contains(?, reject_id)",
+                [[rid for rid, _ in replays]],
+            ).fetchall()
+        }
+        outcome = {rid: "skipped" for rid, _ in replays}
+        todo = {rid: ev for rid, ev in replays if rid in open_ids}
+        if not todo:
+            return outcome
+        seen = {
+            row[0]
+            for row in con.execute(
+                "SELECT event_id FROM events WHERE list_contains(?, event_id)",
+                [[ev.event_id for ev in todo.values()]],
+            ).fetchall()
+        }
+        self._insert_new(to_arrow(list(todo.values())))
+        for rid, ev in todo.items():
+            outcome[rid] = "duplicate" if ev.event_id in seen else "new"
+            seen.add(ev.event_id)
+        con.executemany(
+            "UPDATE quarantine SET status = 'replayed', replayed_at = now(),"
+            " replayed_event_id = ? WHERE reject_id = ?",
+            [[ev.event_id, rid] for rid, ev in todo.items()],
+        )
+        return outcome
 
     def count_events(self) -> int:
         row = self._read("SELECT count(*) FROM events").fetchone()

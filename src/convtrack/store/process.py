@@ -35,7 +35,14 @@ import msgspec
 
 from convtrack.errors import ConvtrackError, StoreBusy, StoreUnavailable
 from convtrack.events import Event, Rejected
-from convtrack.store.base import EventStore, KeyRecord, QueryResult
+from convtrack.store.base import (
+    EventStore,
+    KeyRecord,
+    QuarantineFilter,
+    QuarantineRow,
+    QueryResult,
+    ReplayStatus,
+)
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
 
 log = logging.getLogger("convtrack.store")
@@ -347,6 +354,21 @@ class RemoteStore(EventStore):
 
     def count_quarantined(self) -> int:
         return int(self._process.call("count_quarantined"))
+
+    def list_quarantined(self, filters: QuarantineFilter, limit: int) -> list[QuarantineRow]:
+        return list(self._process.call("list_quarantined", filters, limit))
+
+    def quarantine_reasons(
+        self, filters: QuarantineFilter, limit: int
+    ) -> list[tuple[str, str, int]]:
+        return list(self._process.call("quarantine_reasons", filters, limit))
+
+    def get_quarantined(self, reject_id: str) -> QuarantineRow | None:
+        row: QuarantineRow | None = self._process.call("get_quarantined", reject_id)
+        return row
+
+    def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
+        return dict(self._process.call("replay_quarantined", list(replays)))
 
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
         self._process.call("insert_key", record, key_hash)

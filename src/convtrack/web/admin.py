@@ -19,7 +19,10 @@ from convtrack import __version__
 from convtrack.asgi import Receive, Scope, Send, header, read_body, send_error, send_json
 from convtrack.errors import ConvtrackError
 from convtrack.keys import create_key, key_view
+from convtrack.plan import PlanError
+from convtrack.plan.active import ActivePlan
 from convtrack.store.base import EventStore
+from convtrack.web.quarantine_api import QuarantineApi
 
 UNAUTHORISED = ConvtrackError(
     "unauthorised",
@@ -48,12 +51,16 @@ class AdminApi:
     token: str
     on_keys_changed: Any  # () -> None
     status: Any  # () -> dict
+    plan: ActivePlan
+    quarantine: QuarantineApi | None = None  # /v1/admin/quarantine…
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             self._authorise(scope)
             route = (scope["method"], scope["path"])
             handler = self._routes().get(route)
+            if handler is None and self.quarantine is not None:
+                handler = self.quarantine.item_route(*route)
             if handler is None:
                 raise ConvtrackError("not_found", f"No admin endpoint {route[0]} {route[1]}.", 404)
             result = await handler(scope, receive)
@@ -79,6 +86,9 @@ class AdminApi:
             ("POST", "/v1/admin/keys"): self._create_key,
             ("POST", "/v1/admin/keys/revoke"): self._revoke_key,
             ("GET", "/v1/admin/events"): self._events,
+            ("GET", "/v1/admin/plan"): self._plan,
+            ("POST", "/v1/admin/plan/reload"): self._reload_plan,
+            **(self.quarantine.routes() if self.quarantine is not None else {}),
         }
 
     async def _body(self, receive: Receive, scope: Scope, kind: type[Any]) -> Any:
@@ -140,3 +150,30 @@ class AdminApi:
         else:
             rows = await asyncio.to_thread(self.store.events_after, cursor, limit)
         return {"events": rows}
+
+    async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        return self.plan.describe()
+
+    async def _reload_plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        """Load and compile the plan file again; a bad plan is refused and the old one stays."""
+        previous = self.plan.version
+        try:
+            await asyncio.to_thread(self.plan.reload, "admin API")
+        except PlanError as exc:
+            raise ConvtrackError(
+                "invalid_plan",
+                f"The plan file does not lint clean; plan {previous} stays in force. "
+                "Fix the problems listed in details (`convtrack plan lint` shows them too).",
+                422,
+                details=plan_problems(exc),
+            ) from None
+        return {**self.plan.describe(), "previous_version": previous}
+
+
+def plan_problems(exc: PlanError) -> list[dict[str, Any]]:
+    """A refused plan's errors in the error shape: ``path`` is ``file:line:column``."""
+    return [
+        {"path": f"{p.file}:{p.line}:{p.column}", "reason": p.message}
+        for p in exc.problems
+        if p.severity == "error"
+    ]
