@@ -143,7 +143,7 @@ def test_invalid_properties_are_reported_per_event_and_quarantined_with_reasons(
     assert status == 200
     assert (body["accepted"], body["rejected"], body["warnings"]) == (1, 1, [])
     assert {(e["index"], e["path"]) for e in body["errors"]} == {
-        (1, "/properties"),  # order_id is required
+        (1, "/order_id"),  # order_id is required (a top-level field)
         (1, "/value"),  # a lifted top-level field is pointed at where it was sent
         (1, "/properties/coupon"),
     }
@@ -166,7 +166,7 @@ def test_a_request_with_only_invalid_events_is_a_422_with_every_reason(
     status, body = app.post(purchase(value=3))
     assert status == 422 and body["error"]["code"] == "no_valid_events"
     assert body["error"]["details"] == [
-        {"path": "/properties", "reason": "'order_id' is a required property"}
+        {"path": "/order_id", "reason": "'order_id' is a required property"}
     ]
     assert app.store.count_quarantined() == 1
 
@@ -219,7 +219,7 @@ def test_pixel_hits_are_checked_too(ingest: Callable[[str], Ingest]) -> None:
     assert len(rows) == 1
     assert json.loads(rows[0]["payload"])["event_id"] == "px-2"
     assert json.loads(rows[0]["reasons"]) == [
-        {"path": "/properties", "reason": "'order_id' is a required property"}
+        {"path": "/order_id", "reason": "'order_id' is a required property"}
     ]
     assert rows[0]["plan_version"] == "t1"
 

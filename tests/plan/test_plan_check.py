@@ -87,7 +87,9 @@ def test_property_errors_have_json_pointers(compiled: CompiledPlan) -> None:
 
 def test_required_property(compiled: CompiledPlan) -> None:
     result = compiled.check("purchase", "track", "server", {"value": 1}, IDS)
-    assert result.issues == [{"path": "/properties", "reason": "'order_id' is a required property"}]
+    assert result.issues == [
+        {"path": "/properties/order_id", "reason": "'order_id' is a required property"}
+    ]
 
 
 def test_bounds_and_formats(compiled: CompiledPlan) -> None:

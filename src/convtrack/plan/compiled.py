@@ -8,6 +8,7 @@ fastjsonschema-generated validator. Only when that validator fails does the slow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,7 +135,18 @@ def _validate(ev: _Event, properties: Mapping[str, Any]) -> list[Issue]:
     errors = sorted(ev.explain.iter_errors(properties), key=lambda e: [str(p) for p in e.path])
     if not errors:  # the two validators disagree (a format only one checks): keep the first
         return [first]
-    return [_issue("/properties" + pointer(e.absolute_path), e.message) for e in errors]
+    return [_issue("/properties" + pointer(_where(e)), e.message) for e in errors]
+
+
+_MISSING = re.compile(r"^'(.+)' is a required property$")
+
+
+def _where(error: Any) -> list[Any]:
+    """Where an error is: a missing required property points at that property itself."""
+    path = list(error.absolute_path)
+    if error.validator == "required" and (missing := _MISSING.match(error.message)):
+        path.append(missing[1])  # jsonschema reports one missing property per error
+    return path
 
 
 def _compile_event(e: EventDef) -> _Event:

@@ -39,11 +39,13 @@ def check_event(plan: CompiledPlan, event: Event) -> CheckResult:
     result = plan.check(
         event.event_name, event.type, event.source, properties, present_identifiers(event)
     )
-    if not lifted or result.ok:
+    if result.ok:
         return result
     for issue in result.issues:
         head = issue["path"].split("/")[2:3]
-        if head and head[0] in lifted:
+        # A lifted field, sent or missing, is a top-level field of the event (``/order_id``)
+        # unless the sender put it in properties.
+        if head and head[0] in LIFTED and (head[0] in lifted or head[0] not in event.properties):
             issue["path"] = issue["path"].removeprefix("/properties")
     return result
 
