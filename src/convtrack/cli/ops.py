@@ -20,6 +20,7 @@ from convtrack.collect.quarantine import QuarantineDesk, filters_from_query
 from convtrack.collect.replay import ReplayOptions
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
+from convtrack.jsonable import plain_row
 from convtrack.keys import create_key, key_view
 from convtrack.plan import CompiledPlan, PlanError
 from convtrack.plan.active import compile_file, problem_lines
@@ -136,10 +137,10 @@ class StoreOps:
 
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         parsed = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None
-        return [_jsonable(r) for r in self.store.events_after(parsed, limit)]
+        return [plain_row(r) for r in self.store.events_after(parsed, limit)]
 
     def last_events(self, limit: int) -> list[dict[str, Any]]:
-        return [_jsonable(r) for r in self.store.last_events(limit)]
+        return [plain_row(r) for r in self.store.last_events(limit)]
 
     def list_keys(self) -> list[dict[str, Any]]:
         return [key_view(k) for k in self.store.list_keys()]
@@ -179,10 +180,6 @@ def configured_plan(path: str) -> CompiledPlan:
     except PlanError as exc:
         lines = "\n".join(problem_lines(exc))
         raise ConvtrackError("invalid_plan", f"the tracking plan has problems:\n{lines}") from None
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
 def server_ops(settings: Settings) -> ServerOps | None:

@@ -5,23 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
+from convtrack.jsonable import plain
 from convtrack.store import QueryResult
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
 def render(result: QueryResult, fmt: str) -> str:
-    rows = [[_plain(v) for v in row] for row in result.rows]
+    rows = [[plain(v) for v in row] for row in result.rows]
     if fmt == "json":
         return json.dumps([dict(zip(result.columns, r, strict=True)) for r in rows], default=str)
     if fmt == "csv":

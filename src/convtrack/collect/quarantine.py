@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from convtrack.collect.replay import Outcome, ReplayOptions, replay_rows
 from convtrack.errors import ConvtrackError
+from convtrack.jsonable import plain_row
 from convtrack.plan import CompiledPlan
 from convtrack.store.base import EventStore, QuarantineFilter, QuarantineRow
 
@@ -46,7 +46,7 @@ class QuarantineDesk:
         row = self.store.get_quarantined(reject_id)
         if row is None:
             raise not_found(reject_id)
-        return _jsonable({**row, "payload": _decoded(row["payload"])})
+        return plain_row({**row, "payload": _decoded(row["payload"])})
 
     def replay(
         self, ids: Sequence[str], *, replay_all: bool = False, dry_run: bool = False
@@ -115,7 +115,7 @@ def not_found(reject_id: str) -> ConvtrackError:
 
 
 def _summary(row: QuarantineRow) -> dict[str, Any]:
-    return _jsonable({k: v for k, v in row.items() if k != "payload"})
+    return plain_row({k: v for k, v in row.items() if k != "payload"})
 
 
 def _decoded(payload: str) -> Any:
@@ -123,18 +123,6 @@ def _decoded(payload: str) -> Any:
         return msgspec.json.decode(payload)
     except msgspec.DecodeError:
         return payload
-
-
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in row.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 def filters_from_query(query: dict[str, str]) -> tuple[QuarantineFilter, int]:
