@@ -122,7 +122,7 @@ def test_traffic_has_campaigns_click_ids_referrers_and_direct(sim: Simulation) -
 def test_conversion_kinds_carry_value_currency_and_order_id(sim: Simulation) -> None:
     conversions = [d.event for d in sim.deliveries if d.event.type == "conversion"]
     kinds = Counter(e.event_name for e in conversions)
-    assert {"purchase", "lead", "sign_up"} <= set(kinds)
+    assert {"purchase", "generate_lead", "sign_up"} <= set(kinds)
     for e in conversions:
         if e.event_name == "purchase":
             assert e.value and e.value > 0 and e.currency in {"USD", "EUR", "GBP"} and e.order_id

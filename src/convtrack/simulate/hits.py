@@ -172,8 +172,8 @@ class VisitWriter:
         if conv.kind.name == "purchase" and conv.value is not None:
             sku = self.rng.choice(("alpine-tent", "trail-shoes", "rain-jacket"))
             return {"items": [{"sku": sku, "quantity": 1, "price": conv.value}]}
-        if conv.kind.name == "lead":
-            return {"form": "contact"}
+        if conv.kind.name == "generate_lead":
+            return {"lead_type": "contact"}
         return None
 
     def send_server(self, device: Device, event: EventIn, at: datetime) -> None:

@@ -156,7 +156,8 @@ def default_world() -> World:
     kinds = (
         ConversionKind("purchase", 5, 0.8, (19.0, 480.0), True, "/checkout/complete",
                        ("view_item", "add_to_cart", "begin_checkout")),
-        ConversionKind("lead", 2, 0.6, (25.0, 25.0), False, "/contact/thanks", ("form_start",)),
+        ConversionKind("generate_lead", 2, 0.6, (25.0, 25.0), False, "/contact/thanks",
+                       ("form_start",)),
         ConversionKind("sign_up", 2, 1.0, None, False, "/welcome", ()),
     )  # fmt: skip
     return World(channels, kinds)
