@@ -67,3 +67,19 @@ def test_sql_refuses_writes(server):
     assert result.returncode != 0
     assert "read-only" in result.stderr
     server.assert_intact()
+
+
+def test_conversions_report_through_the_running_server(new_server):
+    """Browser and server copies of one order (different event ids) count once."""
+    srv = new_server()
+    order = {"type": "conversion", "event_name": "purchase", "order_id": "A-1"}
+    srv.ingest(
+        [
+            srv.event(**order, value=20.0, currency="EUR", anonymous_id="p1"),
+            srv.event(**order, value=20.0, currency="EUR", user_id="u1"),
+            srv.event(**{**order, "order_id": "A-2"}, value=5.5, currency="EUR", user_id="u1"),
+        ]
+    )
+    out = srv.cli("conversions", "--by", "name", "--format", "json").stdout
+    purchase = [r for r in json.loads(out) if r["conversion"] == "purchase"]
+    assert [(r["currency"], r["count"], r["value"]) for r in purchase] == [("EUR", 2, 25.5)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ SERVER_FILE = "server.json"
 
 
 class Ops(Protocol):
-    def query(self, sql: str) -> QueryResult: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult: ...
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]: ...
     def last_events(self, limit: int) -> list[dict[str, Any]]: ...
     def list_keys(self) -> list[dict[str, Any]]: ...
@@ -85,8 +86,10 @@ class ServerOps:
             )
         return body
 
-    def query(self, sql: str) -> QueryResult:
-        body = self._call("POST", "/v1/admin/sql", json={"sql": sql, "limit": 1_000_000})
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        body = self._call(
+            "POST", "/v1/admin/sql", json={"sql": sql, "params": list(params), "limit": 1_000_000}
+        )
         return QueryResult(body["columns"], [tuple(r) for r in body["rows"]])
 
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
@@ -132,8 +135,8 @@ class StoreOps:
         self.store = store
         self.settings = settings or Settings()
 
-    def query(self, sql: str) -> QueryResult:
-        return self.store.query(sql)
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        return self.store.query(sql, params)
 
     def events_after(self, cursor: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
         parsed = (datetime.fromisoformat(cursor[0]), cursor[1]) if cursor else None

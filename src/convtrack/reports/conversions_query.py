@@ -10,7 +10,7 @@ The plan's own filter code then decides which conversions each event counts as.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -28,7 +28,7 @@ LIFTED = ("value", "currency", "order_id")
 
 
 class Queryable(Protocol):
-    def query(self, sql: str) -> QueryResult: ...
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult: ...
 
 
 def parse_day(text: str | None, option: str) -> date | None:
@@ -45,11 +45,6 @@ def parse_day(text: str | None, option: str) -> date | None:
         ) from None
 
 
-def _quote(text: str) -> str:
-    """A standard SQL string literal (quotes doubled)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _names(plan: CompiledPlan, rules: set[str] | None = None) -> list[str]:
     """Stored names (canonical and aliases) of events some conversion uses."""
     wanted = {c.event for c in plan.plan.conversions if rules is None or c.counting in rules}
@@ -57,28 +52,40 @@ def _names(plan: CompiledPlan, rules: set[str] | None = None) -> list[str]:
     return sorted(wanted | aliases)
 
 
+Query = tuple[str, list[Any]]
+_AT = "CAST(? AS TIMESTAMP WITH TIME ZONE)"
+
+
 def _at(day: date) -> str:
-    return f"TIMESTAMP WITH TIME ZONE '{day.isoformat()} 00:00:00+00:00'"
+    return f"{day.isoformat()} 00:00:00+00:00"
 
 
-def _in(names: list[str]) -> str:
-    return "event_name IN (" + ", ".join(map(_quote, names)) + ")"
+def _in(names: list[str]) -> Query:
+    return "event_name IN (" + ", ".join("?" for _ in names) + ")", list(names)
 
 
-def candidates_sql(plan: CompiledPlan, window: Window) -> str | None:
-    """The query, or ``None`` when no conversion could match anything."""
+def candidates_sql(plan: CompiledPlan, window: Window) -> Query | None:
+    """The query and its parameters (``?`` placeholders), or ``None`` when no conversion
+    could match anything."""
     names = _names(plan)
     if not names:
         return None
-    where = [_in(names)]
+    where, params = _in(names)
+    clauses = [where]
     if window.end is not None:
-        where.append(f"occurred_at < {_at(window.end)}")
+        clauses.append(f"occurred_at < {_AT}")
+        params.append(_at(window.end))
     if window.start is not None:
         history = _names(plan, {"once_per_order", "once_per_person"})
-        since = f"occurred_at >= {_at(window.start)}"
-        where.append(f"({since} OR {_in(history)})" if history else since)
+        since = f"occurred_at >= {_AT}"
+        params.append(_at(window.start))
+        if history:
+            history_in, history_params = _in(history)
+            since = f"({since} OR {history_in})"
+            params += history_params
+        clauses.append(since)
     select = ", ".join(COLUMNS)
-    return f"SELECT {select} FROM events WHERE {' AND '.join(where)}"  # noqa: S608 (quoted)
+    return f"SELECT {select} FROM events WHERE {' AND '.join(clauses)}", params  # noqa: S608
 
 
 def _moment(raw: Any) -> datetime:
@@ -103,8 +110,8 @@ def candidate(row: dict[str, Any]) -> Candidate:
 
 
 def load_candidates(ops: Queryable, plan: CompiledPlan, window: Window) -> Iterable[Candidate]:
-    sql = candidates_sql(plan, window)
-    if sql is None:
+    query = candidates_sql(plan, window)
+    if query is None:
         return []
-    result = ops.query(sql)
+    result = ops.query(*query)
     return [candidate(dict(zip(result.columns, r, strict=True))) for r in result.rows]

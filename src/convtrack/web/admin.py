@@ -33,6 +33,7 @@ UNAUTHORISED = ConvtrackError(
 
 class SqlIn(msgspec.Struct, forbid_unknown_fields=True):
     sql: str
+    params: list[str | int | float | bool | None] = msgspec.field(default_factory=list)
     limit: int = 10_000
 
 
@@ -105,7 +106,7 @@ class AdminApi:
 
     async def _sql(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         body = await self._body(receive, scope, SqlIn)
-        result = await asyncio.to_thread(self.store.query, body.sql)
+        result = await asyncio.to_thread(self.store.query, body.sql, body.params)
         rows = result.rows[: max(0, body.limit)]
         return {"columns": result.columns, "rows": rows, "truncated": len(result.rows) > len(rows)}
 
