@@ -48,6 +48,14 @@ class Settings:
     # A client timestamp further than this in the future is rejected.
     max_future_seconds: int = 86_400
     log_level: str = "info"
+    # First-party anonymous-id cookie set by /v1/events and pixel responses (docs/tag.md);
+    # an empty name turns it off. Browsers cap cookie lifetimes at 400 days.
+    anon_cookie: str = "ct_aid"
+    anon_cookie_days: int = 395
+    # Domain attribute of that cookie (e.g. example.com to share it across subdomains).
+    cookie_domain: str = ""
+    # A request with ``Sec-GPC: 1`` marks its events consent.gpc = true unless they say.
+    honor_gpc: bool = True
 
     @property
     def store_url(self) -> str:
@@ -66,6 +74,9 @@ class Settings:
             (self.default_currency in ISO_4217, "default_currency must be an ISO 4217 code"),
             (self.max_future_seconds >= 0, "max_future_seconds must be at least 0"),
             (self.log_level in {"debug", "info", "warning", "error"}, "bad log_level"),
+            (1 <= self.anon_cookie_days <= 400, "anon_cookie_days must be 1..400"),
+            (_token(self.anon_cookie), "anon_cookie must be letters, digits, _ or -"),
+            (_token(self.cookie_domain.replace(".", "")), "cookie_domain must be a domain"),
         ]
         for ok, message in checks:
             if not ok:
@@ -83,6 +94,11 @@ class Settings:
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         return out
+
+
+def _token(text: str) -> bool:
+    """Empty, or ASCII letters, digits, ``_`` and ``-`` only (safe in a Set-Cookie header)."""
+    return not text or (text.isascii() and text.replace("_", "").replace("-", "").isalnum())
 
 
 def _cast(name: str, raw: Any, target: Any, origin: str) -> Any:

@@ -88,6 +88,9 @@ class Campaign(Strict):
     gad_campaignid: Str128 | None = None
     # When the click that produced these ids happened (landing time).
     click_at: Timestamp | None = None
+    # Meta browser ids (specs §3.4): _fbc = fb.1.<click ms>.<fbclid>, _fbp = fb.1.<ms>.<random>.
+    fbc: Annotated[str, Meta(max_length=640)] | None = None
+    fbp: Str128 | None = None
 
 
 class Identifiers(Strict):

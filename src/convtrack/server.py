@@ -29,6 +29,7 @@ from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi
 from convtrack.web.pages import demo_page, home_page
 from convtrack.web.quarantine_api import quarantine_api
+from convtrack.web.tag import TagScript
 
 log = logging.getLogger("convtrack.server")
 NOT_FOUND = ConvtrackError("not_found", "No such endpoint; see docs/api.md.", 404)
@@ -84,6 +85,7 @@ class Runtime:
             "/v1/events": events,
             "/p.gif": pixel,
             "/p": pixel,
+            "/t.js": TagScript.load(),
             "/healthz": self._healthz,
             "/readyz": self._readyz,
             "/demo": demo_page,

@@ -8,7 +8,7 @@ quarantined and reported per index; a batch with nothing valid is a 422.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +26,7 @@ from convtrack.asgi import (
     send_json,
 )
 from convtrack.collect.auth import KeyRing, key_from_authorization
+from convtrack.collect.identity import IdentityCookie, mark_gpc, settle_events
 from convtrack.collect.parse import Invalid, Origin, _as_datetime, decode_body, to_event
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
@@ -81,6 +82,10 @@ class EventsEndpoint:
     keys: KeyRing
     writer: Writer
     plan: ActivePlan
+    cookie: IdentityCookie | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cookie = IdentityCookie.from_settings(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -91,7 +96,7 @@ class EventsEndpoint:
         try:
             if method != "POST":
                 raise ConvtrackError("method_not_allowed", "Use POST for /v1/events.", 405)
-            status, body = await self._handle(scope, receive)
+            status, body, headers = await self._handle(scope, receive)
         except ConvtrackError as err:
             extra = {k.decode(): v.decode() for k, v in cors}
             if err.status in _BEFORE_BODY:  # the body may be unread: don't reuse the connection
@@ -102,9 +107,11 @@ class EventsEndpoint:
                 )
             await send_error(send, err)
             return
-        await send_json(send, status, body, cors)
+        await send_json(send, status, body, cors + headers)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> tuple[int, dict[str, Any]]:
+    async def _handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
         ctype = (header(scope, b"content-type") or b"application/json").split(b";")[0].strip()
         if ctype.lower() not in _ACCEPTED_TYPES:
             raise ConvtrackError(
@@ -127,6 +134,11 @@ class EventsEndpoint:
                 f"A batch holds at most {self.settings.max_batch_events} events; got {len(items)}.",
                 413,
             )
+        if self.settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
+            mark_gpc(items)
+        anonymous_id = None
+        if self.cookie is not None and record.kind != "secret":
+            anonymous_id = settle_events(items, self.cookie.read(scope))
         ua = header(scope, b"user-agent")
         origin = Origin(
             source="server" if record.kind == "secret" else "tag",
@@ -145,12 +157,16 @@ class EventsEndpoint:
                 422,
                 details=errors,
             )
-        return 200, {
+        result: dict[str, Any] = {
             "accepted": len(events),
             "rejected": len(rejected),
             "errors": errors,
             "warnings": warnings,
         }
+        if anonymous_id is None or self.cookie is None:
+            return 200, result, []
+        result["anonymous_id"] = anonymous_id  # the tag keeps a copy (the cookie is HttpOnly)
+        return 200, result, [self.cookie.set_cookie(scope, anonymous_id)]
 
     def _check(
         self,

@@ -20,6 +20,7 @@ import msgspec
 from convtrack.asgi import Receive, Scope, Send, header
 from convtrack.collect.auth import KeyRing
 from convtrack.collect.events_api import client_ip, quarantine_record
+from convtrack.collect.identity import IdentityCookie, settle_hit
 from convtrack.collect.parse import Origin, to_event, validation_issue
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
@@ -35,17 +36,14 @@ GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00!\xf9\x04\x01\x00\x00\x00"
     b"\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 )
-_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [
-        (b"content-type", b"image/gif"),
-        (b"content-length", b"43"),
-        (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
-        (b"pragma", b"no-cache"),
-        (b"expires", b"0"),
-    ],
-}
+_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"content-length", b"43"),
+    (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0"),
+    (b"pragma", b"no-cache"),
+    (b"expires", b"0"),
+]
+_START = {"type": "http.response.start", "status": 200, "headers": _HEADERS}
 _BODY = {"type": "http.response.body", "body": GIF}
 
 # Short query names → EventIn fields (docs/pixel.md).
@@ -56,7 +54,7 @@ TOP = {
 CONTEXT = {"url": "url", "ref": "referrer", "ti": "title", "lc": "locale"}
 IDENTIFIERS = {"em": "email", "ph": "phone", "xid": "external_id"}
 CONSENT = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
-CAMPAIGN = {name: name for name in CAMPAIGN_FIELDS} | {"ca": "click_at"}
+CAMPAIGN = {name: name for name in CAMPAIGN_FIELDS} | {"ca": "click_at", "fbc": "fbc", "fbp": "fbp"}
 
 
 MAX_PARAMS = 200
@@ -119,23 +117,31 @@ class PixelEndpoint:
     writer: Writer
     plan: ActivePlan
     dropped: dict[str, int] = field(default_factory=dict)
+    cookie: IdentityCookie | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cookie = IdentityCookie.from_settings(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = _START
         try:
-            self._record(scope)
+            set_cookie = self._record(scope)
+            if set_cookie is not None:
+                start = {**_START, "headers": [*_HEADERS, set_cookie]}
         except ConvtrackError as err:
             self._drop(err.code)
         except Exception:  # never a broken image
             log.exception("pixel hit could not be recorded")
             self._drop("internal_error")
-        await send(_START)
+        await send(start)
         await send(_BODY)
 
     def _drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
         log.warning("pixel hit not stored: %s", reason)
 
-    def _record(self, scope: Scope) -> None:
+    def _record(self, scope: Scope) -> tuple[bytes, bytes] | None:
+        """Store (or quarantine) the hit; return the anonymous-id cookie to set, if any."""
         params = parse_query(scope.get("query_string", b""))
         key = next((v for k, v in params if k == "k"), None)
         record = self.keys.authenticate(None, key)
@@ -150,6 +156,11 @@ class PixelEndpoint:
             received_at=datetime.now(UTC),
         )
         raw = hit_to_dict(params, referer.decode("latin-1")[:2048] if referer else None)
+        if self.settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
+            raw.setdefault("consent", {}).setdefault("gpc", True)
+        set_cookie = None
+        if self.cookie is not None and (aid := settle_hit(raw, self.cookie.read(scope))):
+            set_cookie = self.cookie.set_cookie(scope, aid)
         try:
             event_in = msgspec.convert(raw, EventIn, strict=False)
         except msgspec.ValidationError as exc:
@@ -166,7 +177,7 @@ class PixelEndpoint:
         keep_raw = self.settings.store_raw_pii
         if not isinstance(result, Event):
             self.writer.submit([], [quarantine_record([result], raw, origin, keep_raw)])
-            return
+            return set_cookie
         plan = self.plan.compiled
         issues = apply_plan(plan, result, None).issues
         if issues:
@@ -174,3 +185,4 @@ class PixelEndpoint:
             self.writer.submit([], [rej])
         else:
             self.writer.submit([hash_identifiers(result, keep_raw=keep_raw)])
+        return set_cookie

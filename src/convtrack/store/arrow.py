@@ -54,6 +54,8 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("locale", pa.string(), _get("context.locale")),
     *[(name, pa.string(), _get(f"campaign.{name}")) for name in CAMPAIGN_FIELDS],
     ("click_at", TS, _get("campaign.click_at")),
+    ("fbc", pa.string(), _get("campaign.fbc")),
+    ("fbp", pa.string(), _get("campaign.fbp")),
     ("email_sha256", pa.string(), _get("hashed.email_sha256")),
     ("phone_sha256", pa.string(), _get("hashed.phone_sha256")),
     ("external_id_sha256", pa.string(), _get("hashed.external_id_sha256")),
