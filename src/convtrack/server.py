@@ -27,7 +27,7 @@ from convtrack.store import EventStore
 from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi
-from convtrack.web.pages import demo_page, home_page
+from convtrack.web.pages import demo_routes, home_page
 from convtrack.web.quarantine_api import quarantine_api
 from convtrack.web.tag import TagScript
 
@@ -88,7 +88,7 @@ class Runtime:
             "/t.js": TagScript.load(),
             "/healthz": self._healthz,
             "/readyz": self._readyz,
-            "/demo": demo_page,
+            **demo_routes(),
             "/": home_page,
         }
 

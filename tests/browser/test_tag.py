@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 DEADLINE = 30.0  # seconds to wait for events to reach the store (not a timing assertion)
 SNIPPET = (
     "window.convtrack=window.convtrack||function(){"
@@ -23,14 +25,18 @@ SNIPPET = (
 )
 
 
-def shop(context, server, *, before: str = "", load_tag: bool = True) -> str:
-    """Serve ``/shop/<token>/…`` pages (the snippet, ``before`` and the tag); return the base."""
+def shop(
+    context, server, *, first: str = "", before: str = "", options: str = "", load_tag: bool = True
+) -> str:
+    """Serve ``/shop/<token>/…`` pages: the snippet (``first``, init with ``options``, then
+    ``before``) and the tag; return the base."""
     token = uuid.uuid4().hex
     init = json.dumps(server.public_key)
     tag = '<script async src="/t.js"></script>' if load_tag else ""
     html = (
         "<!doctype html><html><head><meta charset='utf-8'><title>Test shop</title>"
-        f"<script>{SNIPPET}convtrack('init', {init}, {{flushMs: 50}});{before}</script>"
+        f"<script>{SNIPPET}{first}convtrack('init', {init}, {{flushMs: 50{options}}});"
+        f"{before}</script>"
         f"{tag}</head><body><h1>Test shop</h1></body></html>"
     )
     context.route(
@@ -239,3 +245,57 @@ def test_journey_keeps_the_campaign_and_the_server_set_anonymous_id(server, cont
     assert len(cookie) == 1 and cookie[0]["value"] == anon and cookie[0]["httpOnly"], cookie
     assert cookie[0]["sameSite"] == "Lax"
     assert "ct_aid=" not in page.evaluate("document.cookie")
+
+
+ADS_DENIED = (
+    "{ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied',"
+    " analytics_storage: 'granted'}"
+)
+AD_COLUMNS = ("gclid", "gbraid", "wbraid", "fbclid", "fbc", "fbp")
+
+
+def assert_no_ad_identifiers(context, page, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        assert {k: row[k] for k in AD_COLUMNS} == dict.fromkeys(AD_COLUMNS), row
+        if "landing?" in row["page_url"]:  # utm_* are still sent (this URL's only: unstored)
+            assert row["utm_source"] == "google", row
+        consent = json.loads(row["consent"])
+        assert consent["ad_storage"] == "denied" and consent["ad_user_data"] == "denied", row
+    assert not [c for c in context.cookies() if c["name"] in ("_fbc", "_fbp")]
+    assert page.evaluate("localStorage.getItem('ct_c')") is None
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"first": f"convtrack('consent', {ADS_DENIED});"},  # before init
+        {"before": f"convtrack('consent', {ADS_DENIED});"},  # after init, as docs/tag.md shows
+        {"options": f", consent: {ADS_DENIED}"},  # the configured default
+    ],
+    ids=["consent-before-init", "consent-after-init", "default-consent"],
+)
+def test_consent_denied_for_ads_stores_no_ad_identifiers(server, context, tag_url, where):
+    where = {**where, "before": where.get("before", "") + "convtrack('track', 'seen');"}
+    base = shop(context, server, **where)
+    page = context.new_page()
+    page.goto(base + "landing?gclid=TeSt123&gbraid=GbR1&fbclid=FbDenied&utm_source=google")
+    wait_rows(server, base, lambda r: len(r) == 2)  # the server has set the visitor's cookie
+    page.goto(base + "product")
+    rows = wait_rows(server, base, lambda r: len(named(r, "seen")) == 2 and len(pages(r)) == 2)
+    assert_no_ad_identifiers(context, page, rows)
+    assert len({r["anonymous_id"] for r in rows}) == 1  # analytics_storage stays granted
+
+
+def test_ads_denied_later_removes_the_stored_click_ids(server, context, tag_url):
+    """A consent banner answered after the tag ran: later events carry no ad ids, and the
+    stored click ids, ``_fbc`` and ``_fbp`` are deleted."""
+    base = shop(context, server)
+    page = context.new_page()
+    page.goto(base + "landing?gclid=TeSt123&fbclid=FbLater&utm_source=google")
+    first = wait_rows(server, base, lambda r: len(r) == 1)
+    assert first[0]["gclid"] == "TeSt123" and first[0]["fbc"]  # granted by default
+    page.evaluate(f"convtrack('consent', {ADS_DENIED})")
+    page.evaluate("convtrack('track', 'seen')")
+    page.goto(base + "product")
+    rows = wait_rows(server, base, lambda r: len(named(r, "seen")) == 1 and len(pages(r)) == 2)
+    assert_no_ad_identifiers(context, page, rows[1:])

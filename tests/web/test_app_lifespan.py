@@ -18,6 +18,7 @@ from convtrack import __version__
 from convtrack.config import Settings
 from convtrack.server import App, Runtime, _redact
 from convtrack.store import open_store
+from convtrack.web.pages import DEMO_FILES
 
 ErrorShape = Callable[[httpx.Response, int, str], dict[str, Any]]
 
@@ -44,10 +45,16 @@ def test_unknown_path_is_404_in_the_error_shape(
 
 def test_pages_are_served(serve: Callable[..., Any]) -> None:
     async def scenario(client: httpx.AsyncClient, app: App) -> None:
-        for path in ("/", "/demo"):
+        for path in ("/", *DEMO_FILES):
             page = await client.get(path)
-            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-            assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+            assert page.status_code == 200, path
+            kind = {"js": "application/javascript", "css": "text/css"}.get(
+                path.rsplit(".", 1)[-1], "text/html"
+            )
+            assert page.headers["content-type"].startswith(kind), path
+            assert page.headers["x-content-type-options"] == "nosniff"
+            if kind == "text/html":
+                assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
     serve(scenario)
 
