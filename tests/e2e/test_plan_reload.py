@@ -119,6 +119,7 @@ def test_plan_is_enforced_and_reloaded_by_sighup_and_api(new_server, tmp_path: P
     assert "plan v3 in force" in reloaded.stdout and "was v2" in reloaded.stdout
     sender.stopping.set()
     sender.join()
+    print(f"\nsender: {len(sender.statuses)} posts, {sender.transport_retries} transport retries")
     assert sender.statuses and set(sender.statuses) == {200}, set(sender.statuses)
     server.acked.update(sender.ids)
     server.assert_intact()
