@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from convtrack.cli.ops import connect
+from convtrack.cli.ops import session
 from convtrack.cli.output import render, table
 from convtrack.config import Settings
 
@@ -20,11 +20,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings, write=True)
-    try:
+    with session(settings, write=True) as ops:
         created = ops.create_key(args.name, "secret" if args.secret else "public")
-    finally:
-        ops.close()
     print(created["key"])
     print(
         f"# {created['kind']} key {created['key_id']} ({created['name']}): store it now, "
@@ -35,32 +32,23 @@ def keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         keys = ops.list_keys()
-    finally:
-        ops.close()
     cols = ["key_id", "name", "kind", "prefix", "created_at", "revoked_at"]
     print(table(cols, [[k[c] for c in cols] for k in keys]))
     return 0
 
 
 def keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings, write=True)
-    try:
+    with session(settings, write=True) as ops:
         revoked = ops.revoke_key(args.key)
-    finally:
-        ops.close()
     print(f"revoked {revoked['key_id']} ({revoked['name']})")
     return 0
 
 
 def sql(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         result = ops.query(args.query)
-    finally:
-        ops.close()
     print(render(result, args.format))
     return 0
 
@@ -82,8 +70,7 @@ def _tail_line(e: dict[str, Any]) -> str:
 
 
 def events_tail(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         # Start at the end: the last N events, or (N = 0) only the position of the newest.
         batch = ops.last_events(max(args.lines, 1))
         cursor: tuple[str, str] | None = None
@@ -100,8 +87,6 @@ def events_tail(args: argparse.Namespace, settings: Settings) -> int:
                     return 0
                 time.sleep(args.interval)
             batch = ops.events_after(cursor, TAIL_PAGE)
-    finally:
-        ops.close()
 
 
 def simulate_args(parser: argparse.ArgumentParser) -> None:

@@ -43,7 +43,7 @@ def _plan(path: str) -> CompiledPlan | None:
 
 
 def conversions(args: argparse.Namespace, settings: Settings) -> int:
-    from convtrack.cli.ops import connect
+    from convtrack.cli.ops import session
     from convtrack.cli.output import render
     from convtrack.reports.conversions import conversions_report
     from convtrack.reports.conversions_query import load_candidates, parse_day
@@ -57,11 +57,8 @@ def conversions(args: argparse.Namespace, settings: Settings) -> int:
     plan = _plan(args.plan or settings.plan)
     if plan is None:
         return 2
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         events = load_candidates(ops, plan, window)
-    finally:
-        ops.close()
     report = conversions_report(events, plan, args.by, window, settings.default_currency)
     print(render(QueryResult(report.columns, [tuple(r) for r in report.rows]), args.format))
     return 0

@@ -7,9 +7,10 @@ runs, it opens the store itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -191,6 +192,16 @@ def server_ops(settings: Settings) -> ServerOps | None:
     if url is None:
         return None
     return ServerOps(url, (settings.data_dir / "admin.token").read_text().strip())
+
+
+@contextlib.contextmanager
+def session(settings: Settings, *, write: bool = False) -> Iterator[Ops]:
+    """``connect`` for a ``with`` block: the connection is closed however the block ends."""
+    ops = connect(settings, write=write)
+    try:
+        yield ops
+    finally:
+        ops.close()
 
 
 def connect(settings: Settings, *, write: bool = False) -> Ops:

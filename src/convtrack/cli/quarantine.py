@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from convtrack.cli.args import settings_args
-from convtrack.cli.ops import connect
+from convtrack.cli.ops import session
 from convtrack.cli.output import table
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
@@ -75,11 +75,8 @@ def quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
             query[name] = getattr(args, name)
     if args.since:
         query["since"] = since_value(args.since)
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         found = ops.quarantine_list(query)
-    finally:
-        ops.close()
     if args.format == "json":
         print(json.dumps(found, indent=2))
         return 0
@@ -104,11 +101,8 @@ def _list_cells(row: dict[str, Any]) -> list[Any]:
 
 
 def quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
-    ops = connect(settings)
-    try:
+    with session(settings) as ops:
         row = ops.quarantine_show(args.id)
-    finally:
-        ops.close()
     print(json.dumps(row, indent=2))
     return 0
 
@@ -117,11 +111,8 @@ def quarantine_replay(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.ids) == bool(args.all):
         print("error: name the ids to replay, or --all (not both)", file=sys.stderr)
         return 2
-    ops = connect(settings, write=not args.dry_run)
-    try:
+    with session(settings, write=not args.dry_run) as ops:
         result = ops.quarantine_replay(list(args.ids), args.all, args.dry_run)
-    finally:
-        ops.close()
     if args.format == "json":
         print(json.dumps(result, indent=2))
     else:
