@@ -26,9 +26,10 @@ from convtrack.plan.active import ActivePlan, problem_lines
 from convtrack.store import EventStore
 from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
-from convtrack.web.admin import AdminApi
+from convtrack.web.admin import AdminApi, require_token
 from convtrack.web.pages import demo_routes, home_page
 from convtrack.web.quarantine_api import quarantine_api
+from convtrack.web.reports_api import AttributionEndpoint
 from convtrack.web.tag import TagScript
 
 log = logging.getLogger("convtrack.server")
@@ -81,16 +82,28 @@ class Runtime:
         events = EventsEndpoint(self.settings, self.keys, self.writer, self.plan)
         pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan)
         self.pixel = pixel
+        attribution = self._attribution_endpoint()
         return {
             "/v1/events": events,
             "/p.gif": pixel,
             "/p": pixel,
             "/t.js": TagScript.load(),
+            "/v1/reports/attribution": attribution,
+            "/v1/reports/attribution/credits": attribution,
             "/healthz": self._healthz,
             "/readyz": self._readyz,
             **demo_routes(),
             "/": home_page,
         }
+
+    def _attribution_endpoint(self) -> AttributionEndpoint:
+        token = admin_token(self.settings.data_dir)
+        return AttributionEndpoint(
+            self.store,
+            lambda: self.plan.compiled,
+            self.settings.default_currency,
+            lambda scope: require_token(scope, token),
+        )
 
     def admin(self) -> AdminApi:
         return AdminApi(

@@ -237,6 +237,20 @@ class TestTime:
         assert e.occurred_at == RECEIVED - timedelta(seconds=30)
         assert e.client_timestamp == ts and e.sent_at == sent
 
+    def test_click_time_gets_the_same_skew_correction(self, make_origin: Any) -> None:
+        # The same fast clock stamped the landing click 2 minutes before the event.
+        sent = RECEIVED + timedelta(minutes=10)
+        ts = sent - timedelta(seconds=30)
+        click = ts - timedelta(minutes=2)
+        e = built(
+            {
+                "event_name": "x", "timestamp": ts.isoformat(), "sent_at": sent.isoformat(),
+                "campaign": {"gclid": "Cj0", "click_at": click.isoformat()},
+            },
+            make_origin(),
+        )  # fmt: skip
+        assert e.campaign.click_at == e.occurred_at - timedelta(minutes=2)
+
     def test_batch_sent_at_is_used_when_the_event_has_none(self, make_origin: Any) -> None:
         sent = RECEIVED - timedelta(hours=2)  # slow clock
         ts = sent - timedelta(minutes=5)

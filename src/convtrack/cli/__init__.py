@@ -17,9 +17,12 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def _command_groups() -> list[Callable[[Any], None]]:
     """Each command group registers its own subcommands (one module per group)."""
-    from convtrack.cli import conversions, plan, quarantine
+    from convtrack.cli import attribute, conversions, plan, quarantine, spend
 
-    return [plan.register, conversions.register, quarantine.register]
+    return [
+        plan.register, conversions.register, quarantine.register, spend.register,
+        attribute.register,
+    ]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from convtrack.attribution.spend import json_chunks
 from convtrack.collect.quarantine import QuarantineDesk, filters_from_query
 from convtrack.collect.replay import ReplayOptions
 from convtrack.config import Settings
@@ -27,8 +28,10 @@ from convtrack.keys import create_key, key_view
 from convtrack.plan import CompiledPlan, PlanError
 from convtrack.plan.active import compile_file, problem_lines
 from convtrack.store import EventStore, QueryResult, open_store
+from convtrack.store.base import SpendRow
 
 SERVER_FILE = "server.json"
+SPEND_CHUNK_BYTES = 1_048_576  # per POST /v1/admin/spend request (the server takes 4 MiB)
 
 
 class Ops(Protocol):
@@ -43,6 +46,9 @@ class Ops(Protocol):
     def quarantine_replay(
         self, ids: list[str], replay_all: bool, dry_run: bool
     ) -> dict[str, Any]: ...
+    def import_spend(self, rows: Sequence[SpendRow], source: str) -> dict[str, int]: ...
+    def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
+    def save_credits(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -121,8 +127,30 @@ class ServerOps:
         body = {"ids": ids, "all": replay_all, "dry_run": dry_run}
         return dict(self._call("POST", "/v1/admin/quarantine/replay", json=body, timeout=None))
 
+    def import_spend(self, rows: Sequence[SpendRow], source: str) -> dict[str, int]:
+        """One request (one transaction) per chunk; a re-run after a failure is safe: it
+        replaces what an earlier chunk stored."""
+        counts = {"inserted": 0, "replaced": 0}
+        for chunk in json_chunks(rows, SPEND_CHUNK_BYTES):
+            body = {"rows": chunk, "source": source}
+            done = self._call("POST", "/v1/admin/spend", json=body, timeout=None)
+            counts = {k: n + int(done[k]) for k, n in counts.items()}
+        return counts
+
     def plan(self) -> dict[str, Any]:
         return dict(self._call("GET", "/v1/admin/plan"))
+
+    def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
+        """The server runs the report with its active plan (what it ingests with)."""
+        if step is not None:
+            step("waiting for the server")
+        return dict(self._call("GET", "/v1/reports/attribution", params=query, timeout=None))
+
+    def save_credits(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
+        if step is not None:
+            step("waiting for the server")
+        path = "/v1/reports/attribution/credits"
+        return dict(self._call("POST", path, params=query, timeout=None))
 
     def reload_plan(self) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/admin/plan/reload"))
@@ -167,6 +195,24 @@ class StoreOps:
 
     def quarantine_replay(self, ids: list[str], replay_all: bool, dry_run: bool) -> dict[str, Any]:
         return self._desk().replay(ids, replay_all=replay_all, dry_run=dry_run)
+
+    def import_spend(self, rows: Sequence[SpendRow], source: str) -> dict[str, int]:
+        return self.store.upsert_spend(rows, source)
+
+    def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
+        from convtrack.attribution.service import params_from, run_report
+
+        plan = configured_plan(self.settings.plan)
+        params = params_from(query)
+        report = run_report(self.store, plan, params, self.settings.default_currency, step)
+        return report.as_json()
+
+    def save_credits(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
+        from convtrack.attribution.service import params_from, save_report_credits
+
+        plan = configured_plan(self.settings.plan)
+        params = params_from(query)
+        return save_report_credits(self.store, plan, params, self.settings.default_currency, step)
 
     def _desk(self) -> QuarantineDesk:
         """Replay here checks against the plan file of the settings, as the server would."""

@@ -279,5 +279,9 @@ def to_event(
     if e.campaign is not None:
         event.campaign = e.campaign
         if e.campaign.click_at is not None:
-            event.campaign.click_at = _as_datetime(e.campaign.click_at)
+            # The click time is on the sender's clock too: shift it by the same correction.
+            click_at = _as_datetime(e.campaign.click_at)
+            if client_ts is not None:
+                click_at += occurred - client_ts
+            event.campaign.click_at = click_at
     return event

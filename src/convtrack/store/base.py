@@ -9,7 +9,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from convtrack.errors import ConvtrackError
@@ -47,11 +48,44 @@ class QuarantineFilter:
     before: tuple[datetime, str] | None = None  # page cursor: (received_at, reject_id)
 
 
+@dataclass(frozen=True)
+class SpendRow:
+    """One day's ad spend (see docs/spend.md). Text keys are '' when absent, never None;
+    (day, platform, channel, campaign, currency) is the key an import replaces on."""
+
+    day: date
+    platform: str
+    channel: str
+    campaign: str
+    spend: Decimal  # >= 0, at most 6 decimal places
+    currency: str  # ISO 4217
+    impressions: int | None = None
+    clicks: int | None = None
+
+    @property
+    def key(self) -> tuple[date, str, str, str, str]:
+        return (self.day, self.platform, self.channel, self.campaign, self.currency)
+
+
 # One quarantine row as a dict: its columns, with ``reasons`` decoded to a list.
 QuarantineRow = dict[str, Any]
 # What ``replay_quarantined`` did with each row: "new" (event stored), "duplicate" (its
 # event_id was already stored) or "skipped" (the row was no longer quarantined).
 ReplayStatus = str
+
+
+@dataclass(frozen=True)
+class CreditsJob:
+    """What ``save_credits`` runs: the credit rows' SELECT (``?`` parameters), the
+    data-driven models' shares as an Arrow table (model, path, label, share) or None, and
+    which rows it replaces (models, conversions from ``start`` up to ``end``)."""
+
+    sql: str
+    params: list[Any]
+    shares: Any  # pyarrow.Table | None
+    models: list[str]
+    start: date | None
+    end: date | None
 
 
 class StoreLocked(ConvtrackError):
@@ -118,6 +152,20 @@ class EventStore(abc.ABC):
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         """In one transaction: store each (reject_id, event) whose row is still quarantined
         (idempotently, like ``append``) and mark that row replayed with the event's id."""
+
+    # spend
+    @abc.abstractmethod
+    def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:
+        """In one transaction (all or nothing): store each row, replacing the stored row with
+        the same key. ``source`` names the imported file. Returns ``{"inserted", "replaced"}``
+        counts. Two rows with the same key raise ConvtrackError(duplicate_spend_key)."""
+
+    # attribution
+    @abc.abstractmethod
+    def save_credits(self, job: CreditsJob) -> int:
+        """In one transaction: delete the ``conversion_credits`` rows of the job's models for
+        conversions in its range, then insert the rows of its query (with ``path_shares``
+        available to it when given). Returns the number of rows inserted."""
 
     # keys
     @abc.abstractmethod

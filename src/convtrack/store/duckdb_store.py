@@ -21,14 +21,17 @@ import pyarrow.compute as pc
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
+from convtrack.store import duckdb_spend
 from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import (
+    CreditsJob,
     EventStore,
     KeyRecord,
     QuarantineFilter,
     QuarantineRow,
     QueryResult,
     ReplayStatus,
+    SpendRow,
     StoreLocked,
 )
 from convtrack.store.migrations import load_migrations
@@ -370,6 +373,51 @@ class DuckDBStore(EventStore):
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
         return self._cursor().execute(sql, list(params))
+
+    # -- spend --------------------------------------------------------------------------
+    def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:
+        if not rows:
+            return {"inserted": 0, "replaced": 0}
+        duckdb_spend.check_unique(rows)
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                counts = duckdb_spend.upsert(self._con, rows, source)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+            finally:
+                duckdb_spend.release(self._con)
+        return counts
+
+    # -- attribution --------------------------------------------------------------------
+    def save_credits(self, job: CreditsJob) -> int:
+        where, params = ["model IN (" + ", ".join("?" for _ in job.models) + ")"], [*job.models]
+        for op, day in ((">=", job.start), ("<", job.end)):
+            if day is not None:
+                where.append(f"converted_at {op} CAST(? AS TIMESTAMPTZ)")
+                params.append(f"{day.isoformat()} 00:00:00+00:00")
+        delete = f"DELETE FROM conversion_credits WHERE {' AND '.join(where)}"  # noqa: S608
+        insert = f"INSERT INTO conversion_credits SELECT *, now() AS computed_at FROM ({job.sql})"  # noqa: S608
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                if job.shares is not None:
+                    self._con.register("path_shares", job.shares)
+                self._con.execute(delete, params)
+                self._con.execute(insert, job.params)
+                got = self._con.execute(
+                    "SELECT count(*) FROM conversion_credits WHERE computed_at = now()"
+                ).fetchall()
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+            finally:
+                if job.shares is not None:
+                    self._con.unregister("path_shares")
+        return int(got[0][0])
 
     # -- keys ---------------------------------------------------------------------------
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:

@@ -36,12 +36,14 @@ import msgspec
 from convtrack.errors import ConvtrackError, StoreBusy, StoreUnavailable
 from convtrack.events import Event, Rejected
 from convtrack.store.base import (
+    CreditsJob,
     EventStore,
     KeyRecord,
     QuarantineFilter,
     QuarantineRow,
     QueryResult,
     ReplayStatus,
+    SpendRow,
 )
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
 
@@ -369,6 +371,12 @@ class RemoteStore(EventStore):
 
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         return dict(self._process.call("replay_quarantined", list(replays)))
+
+    def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:
+        return dict(self._process.call("upsert_spend", list(rows), source))
+
+    def save_credits(self, job: CreditsJob) -> int:
+        return int(self._process.call("save_credits", job))
 
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
         self._process.call("insert_key", record, key_hash)

@@ -22,6 +22,7 @@ from convtrack.keys import create_key, key_view
 from convtrack.plan import PlanError
 from convtrack.plan.active import ActivePlan
 from convtrack.store.base import EventStore
+from convtrack.web import spend_api
 from convtrack.web.quarantine_api import QuarantineApi
 
 UNAUTHORISED = ConvtrackError(
@@ -29,6 +30,15 @@ UNAUTHORISED = ConvtrackError(
     "Admin endpoints need `Authorization: Bearer <token>` from <data_dir>/admin.token.",
     401,
 )
+
+
+def require_token(scope: Scope, expected: str) -> None:
+    """401 unless the request carries ``Authorization: Bearer <expected>``."""
+    value = header(scope, b"authorization") or b""
+    scheme, _, token = value.partition(b" ")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), expected.encode()):
+        raise UNAUTHORISED
 
 
 class SqlIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,13 +81,7 @@ class AdminApi:
         await send_json(send, 200, result)
 
     def _authorise(self, scope: Scope) -> None:
-        value = header(scope, b"authorization") or b""
-        scheme, _, token = value.partition(b" ")
-        # Compared as bytes: compare_digest refuses str with non-ASCII characters.
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(
-            token.strip(), self.token.encode()
-        ):
-            raise UNAUTHORISED
+        require_token(scope, self.token)
 
     def _routes(self) -> dict[tuple[str, str], Any]:
         return {
@@ -89,11 +93,14 @@ class AdminApi:
             ("GET", "/v1/admin/events"): self._events,
             ("GET", "/v1/admin/plan"): self._plan,
             ("POST", "/v1/admin/plan/reload"): self._reload_plan,
+            ("POST", "/v1/admin/spend"): self._spend,
             **(self.quarantine.routes() if self.quarantine is not None else {}),
         }
 
-    async def _body(self, receive: Receive, scope: Scope, kind: type[Any]) -> Any:
-        raw = await read_body(receive, 1_048_576, header(scope, b"content-length"))
+    async def _body(
+        self, receive: Receive, scope: Scope, kind: type[Any], limit: int = 1_048_576
+    ) -> Any:
+        raw = await read_body(receive, limit, header(scope, b"content-length"))
         try:
             return msgspec.json.decode(raw, type=kind)
         except msgspec.ValidationError as exc:  # first: it is a subclass of DecodeError
@@ -151,6 +158,10 @@ class AdminApi:
         else:
             rows = await asyncio.to_thread(self.store.events_after, cursor, limit)
         return {"events": rows}
+
+    async def _spend(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        body = await self._body(receive, scope, spend_api.SpendIn, spend_api.BODY_LIMIT)
+        return await spend_api.import_spend(self.store, body)
 
     async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return self.plan.describe()
