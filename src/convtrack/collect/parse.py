@@ -34,6 +34,8 @@ DEFAULT_NAMES = {"page": "page_view", "screen": "screen_view", "identify": "iden
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`")
 _PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 
+CLICK_SKEW_TOLERANCE = timedelta(minutes=1)
+
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     events: list[EventIn]
@@ -279,9 +281,11 @@ def to_event(
     if e.campaign is not None:
         event.campaign = e.campaign
         if e.campaign.click_at is not None:
-            # The click time is on the sender's clock too: shift it by the same correction.
+            # The click time is on the sender's clock too: when that clock is off by more
+            # than a minute, shift it by the same correction. Smaller offsets are network
+            # jitter; leaving them keeps one landing's click time identical on every event.
             click_at = _as_datetime(e.campaign.click_at)
-            if client_ts is not None:
+            if client_ts is not None and abs(occurred - client_ts) > CLICK_SKEW_TOLERANCE:
                 click_at += occurred - client_ts
             event.campaign.click_at = click_at
     return event
