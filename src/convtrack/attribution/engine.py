@@ -121,15 +121,13 @@ def attribute(
     say("crediting touches and aggregating paths")
     weights = [m.weight_sql(TouchTerms()) for m in touch]
     sql = jsql.report_sql(job, lmap, weights, request.grain, nulls=bool(path))
-    parts: dict[str, list[tuple[Any, ...]]] = {"credit": [], "path": [], "null": []}
-    for row in source.query(*sql).rows:
-        parts[row[0]].append(row)
+    parts = _parts(source, sql)
     rows = _touch_credits(parts["credit"], names, touch)
     paths = _paths(parts["path"])
     conversions = int(paths.conversions.sum())
     meta: dict[str, Any] = {}
     if path:
-        nulls = {_parse_path(r[1]): int(r[6]) for r in parts["null"] if r[1]}
+        nulls = _nulls(parts["null"])
         pathset, index = _pathset(paths, nulls, names)
         for m in path:
             say(f"running {m.name}")
@@ -235,10 +233,20 @@ def _path_parts(
     source: Source, job: jsql.Job, lmap: jsql.LabelMap
 ) -> tuple[PathRows, dict[tuple[int, ...], int]]:
     """Converting and non-converting paths (no rule-based credits, no buckets)."""
-    parts: dict[str, list[tuple[Any, ...]]] = {"path": [], "null": []}
-    for row in source.query(*jsql.report_sql(job, lmap, [], None, nulls=True)).rows:
+    parts = _parts(source, jsql.report_sql(job, lmap, [], None, nulls=True))
+    return _paths(parts["path"]), _nulls(parts["null"])
+
+
+def _parts(source: Source, sql: jsql.Query) -> dict[str, list[tuple[Any, ...]]]:
+    """The report statement's rows, split by their ``part`` column."""
+    parts: dict[str, list[tuple[Any, ...]]] = {"credit": [], "path": [], "null": []}
+    for row in source.query(*sql).rows:
         parts[row[0]].append(row)
-    return _paths(parts["path"]), {_parse_path(r[1]): int(r[6]) for r in parts["null"] if r[1]}
+    return parts
+
+
+def _nulls(rows: list[tuple[Any, ...]]) -> dict[tuple[int, ...], int]:
+    return {_parse_path(r[1]): int(r[6]) for r in rows if r[1]}
 
 
 def _pathset(

@@ -59,11 +59,8 @@ class Job:
         return max((max(c, v) for c, v in self.windows.values()), default=0)
 
 
-def _has_campaign(col: str = "") -> str:
-    return (
-        f"({col}click_ids <> '' OR {col}utm_source <> '' OR {col}utm_medium <> '' "
-        f"OR {col}utm_campaign <> '')"
-    )
+def _has_campaign() -> str:
+    return "(click_ids <> '' OR utm_source <> '' OR utm_medium <> '' OR utm_campaign <> '')"
 
 
 def _click_ids_sql() -> str:
