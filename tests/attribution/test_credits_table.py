@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from journey_data import T0, Journeys, days, plan
 
 from convtrack.attribution.engine import Request, save_credits
 from convtrack.attribution.model import create, registered
 from convtrack.store import EventStore
+from journey_data import T0, Journeys, days, plan
 
 
 @pytest.fixture

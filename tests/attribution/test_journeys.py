@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from journey_data import T0, Journeys, days, plan
 
 from convtrack.attribution.engine import Request, attribute
 from convtrack.attribution.model import create
 from convtrack.events import Campaign
 from convtrack.store import EventStore
+from journey_data import T0, Journeys, days, plan
 
 RULES = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based"]
 

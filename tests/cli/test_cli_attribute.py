@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from journey_data import PLAN, T0, Journeys, days
 
 from convtrack.cli import main
 from convtrack.cli.attribute import Steps
+from journey_data import PLAN, T0, Journeys, days
 
 
 @pytest.fixture
