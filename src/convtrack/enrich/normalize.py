@@ -1,0 +1,278 @@
+"""Per-platform normalisation and SHA-256 hashing of personal data.
+
+Each ad platform normalises personal data a little differently before hashing, and a hash only
+matches when the bytes match, so the rules live here per platform (specs/tracking-protocols.md
+§3.3 Meta, §4b Google, §5 TikTok; specs/more-conversion-apis.md §1.5 Data Manager, §3 others):
+
+- ``normalize(field, value, platform)`` gives the normalised plaintext, ``hashed(...)`` its
+  SHA-256 hex digest, and ``wire_value(...)`` whichever of the two the platform expects
+  (``is_hashed``). ``region`` (ISO alpha-2) is the default country for national phone numbers
+  and selects the US ZIP rules.
+- ``None`` means "nothing to send": an empty or invalid value, or a field the platform's spec
+  does not take. Bad values never raise; an unknown field or platform name does (``ValueError``).
+- For a field the platform hashes, a value that already is a SHA-256 hex digest passes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from collections.abc import Callable, Mapping
+from datetime import date
+from functools import partial
+
+import phonenumbers
+
+PLATFORMS = (
+    "meta",
+    "google",
+    "tiktok",
+    "linkedin",
+    "snapchat",
+    "pinterest",
+    "reddit",
+    "microsoft",
+)
+FIELDS = (
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "date_of_birth",
+    "gender",
+    "external_id",
+)
+
+Normaliser = Callable[[str, str | None], str | None]  # (stripped value, REGION or None)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DATE = re.compile(r"(\d{4})[-/.]?(\d{2})[-/.]?(\d{2})")
+_US_ZIP = re.compile(r"\d{5}(-\d{4})?")
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+_PUNCTUATION = frozenset(string.punctuation)
+_NAME_PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr"})
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+_GENDERS = {
+    **dict.fromkeys(("m", "male", "man", "boy", "mr"), "m"),
+    **dict.fromkeys(("f", "female", "woman", "girl", "mrs", "ms", "miss"), "f"),
+}
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- field rules -------------------------------------------------------------------------
+
+
+def _email(text: str, region: str | None, *, google: bool = False) -> str | None:
+    email = text.lower()
+    if google:  # Data Manager: intermediate whitespace is trimmed too
+        email = "".join(email.split())
+    if not _EMAIL.fullmatch(email):
+        return None
+    local, domain = email.rsplit("@", 1)
+    if google and domain in _GMAIL_DOMAINS:  # documented: dots only, not "+tag"
+        local = local.replace(".", "")
+    return f"{local}@{domain}" if local else None
+
+
+def _phone(text: str, region: str | None, *, plus: bool) -> str | None:
+    if text.startswith("00"):  # international prefix, whatever the region's own IDD is
+        text = "+" + text[2:]
+    elif not text.startswith("+") and region is None:
+        text = "+" + text  # no region: the digits must already carry the country code
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164 if plus else e164.lstrip("+")
+
+
+def _letters(text: str, region: str | None) -> str | None:
+    """Meta city/state: lower case, letters only (``New York 10001`` → ``newyork``)."""
+    return "".join(ch for ch in text.lower() if ch.isalpha())
+
+
+def _meta_name(text: str, region: str | None) -> str | None:
+    """Meta names: lower case without whitespace or ASCII punctuation (``O'Brien`` → ``obrien``)."""
+    return "".join(ch for ch in text.lower() if not ch.isspace() and ch not in _PUNCTUATION)
+
+
+def _words(text: str) -> list[str]:
+    """Google: lower case, digits and symbols removed, whitespace collapsed."""
+    return "".join(ch for ch in text.lower() if ch.isalpha() or ch.isspace()).split()
+
+
+def _google_place(text: str, region: str | None) -> str | None:
+    return " ".join(_words(text))
+
+
+def _google_name(text: str, region: str | None, *, drop: frozenset[str], at: int) -> str | None:
+    words = _words(text)
+    if len(words) > 1 and words[at] in drop:  # "Mrs. Jane" → "jane", "Doe Jr." → "doe"
+        del words[at]
+    return " ".join(words)
+
+
+def _meta_zip(text: str, region: str | None) -> str | None:
+    code = "".join(text.lower().split()).split("-", 1)[0]
+    if region == "US":
+        return code[:5] if len(code) >= 5 and code[:5].isdigit() else None
+    return code if len(code) >= 2 else None
+
+
+def _google_zip(text: str, region: str | None) -> str | None:
+    code = " ".join(text.lower().split())
+    if region == "US":
+        return code if _US_ZIP.fullmatch(code) else None
+    return code
+
+
+def _country(text: str, region: str | None, *, upper: bool) -> str | None:
+    code = "".join(ch for ch in text.upper() if "A" <= ch <= "Z")
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return code if upper else code.lower()
+
+
+def _date_of_birth(text: str, region: str | None) -> str | None:
+    match = _DATE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return date(year, month, day).strftime("%Y%m%d")
+    except ValueError:
+        return None
+
+
+def _gender(text: str, region: str | None) -> str | None:
+    return _GENDERS.get("".join(ch for ch in text.lower() if ch.isalpha()))
+
+
+def _lower(text: str, region: str | None) -> str | None:
+    return text.lower()
+
+
+def _no_whitespace_lower(text: str, region: str | None) -> str | None:
+    return "".join(text.lower().split())
+
+
+def _as_is(text: str, region: str | None) -> str | None:
+    return text
+
+
+# --- platform tables ---------------------------------------------------------------------
+
+_E164_PLUS: Normaliser = partial(_phone, plus=True)
+_E164_DIGITS: Normaliser = partial(_phone, plus=False)
+
+_META: Mapping[str, Normaliser] = {
+    "email": _email,
+    "phone": _E164_DIGITS,
+    "first_name": _meta_name,
+    "last_name": _meta_name,
+    "city": _letters,
+    "state": _letters,
+    "zip": _meta_zip,
+    "country": partial(_country, upper=False),
+    "date_of_birth": _date_of_birth,
+    "gender": _gender,
+    "external_id": _no_whitespace_lower,
+}
+
+_RULES: Mapping[str, Mapping[str, Normaliser]] = {
+    "meta": _META,
+    "google": {
+        "email": partial(_email, google=True),
+        "phone": _E164_PLUS,
+        "first_name": partial(_google_name, drop=_NAME_PREFIXES, at=0),
+        "last_name": partial(_google_name, drop=_NAME_SUFFIXES, at=-1),
+        "city": _google_place,
+        "state": _google_place,
+        "zip": _google_zip,
+        "country": partial(_country, upper=True),
+    },
+    "tiktok": {"email": _email, "phone": _E164_PLUS, "external_id": _lower},
+    "linkedin": {  # only the email is hashed; userInfo is plaintext
+        "email": _email,
+        "first_name": _as_is,
+        "last_name": _as_is,
+        "country": partial(_country, upper=True),
+        "external_id": _as_is,
+    },
+    "snapchat": {"email": _email, "phone": _E164_DIGITS},
+    "pinterest": _META,  # same keys as Meta; the spec gives no rule that differs
+    "reddit": {"email": _email, "phone": _E164_PLUS, "external_id": _lower},
+    "microsoft": {"email": _email, "phone": _E164_PLUS},
+}
+
+_HASHED: Mapping[str, frozenset[str]] = {
+    "meta": frozenset(FIELDS),
+    "google": frozenset({"email", "phone", "first_name", "last_name"}),
+    "tiktok": frozenset({"email", "phone", "external_id"}),
+    "linkedin": frozenset({"email"}),
+    "snapchat": frozenset({"email", "phone"}),
+    "pinterest": frozenset(FIELDS),
+    "reddit": frozenset({"email", "phone", "external_id"}),
+    "microsoft": frozenset({"email", "phone"}),
+}
+
+
+# --- public API --------------------------------------------------------------------------
+
+
+def _check(field: str, platform: str) -> None:
+    if platform not in _RULES:
+        raise ValueError(f"unknown platform {platform!r}; expected one of {PLATFORMS}")
+    if field not in FIELDS:
+        raise ValueError(f"unknown field {field!r}; expected one of {FIELDS}")
+
+
+def is_hashed(field: str, platform: str) -> bool:
+    """Whether ``platform`` expects ``field`` as a SHA-256 hash (else as plaintext)."""
+    _check(field, platform)
+    return field in _HASHED[platform]
+
+
+def normalize(
+    field: str, value: str | None, platform: str, *, region: str | None = None
+) -> str | None:
+    """The value as ``platform`` wants it before hashing, or ``None`` if there is none."""
+    _check(field, platform)
+    rule = _RULES[platform].get(field)
+    if rule is None or not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if field in _HASHED[platform] and _SHA256.fullmatch(text.lower()):
+        return text.lower()
+    return rule(text, region.strip().upper() if region else None) or None
+
+
+def hashed(
+    field: str, value: str | None, platform: str, *, region: str | None = None
+) -> str | None:
+    """SHA-256 hex of the normalised value; an existing SHA-256 hex digest is kept."""
+    text = normalize(field, value, platform, region=region)
+    if text is None or _SHA256.fullmatch(text):
+        return text
+    return sha256_hex(text)
+
+
+def wire_value(
+    field: str, value: str | None, platform: str, *, region: str | None = None
+) -> str | None:
+    """What to send: the hash if ``platform`` hashes ``field``, else the normalised plaintext."""
+    if is_hashed(field, platform):
+        return hashed(field, value, platform, region=region)
+    return normalize(field, value, platform, region=region)
