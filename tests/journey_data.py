@@ -78,6 +78,10 @@ class Journeys:
         return self._add(person, at, event_name="ad_impression", type="impression",
                          source="pixel", campaign=camp)  # fmt: skip
 
+    def identify(self, person: str, at: datetime, user_id: str) -> Event:
+        """A login: the browser ``person`` says it is ``user_id`` (not a touch)."""
+        return self._add(person, at, event_name="identify", type="identify", user_id=user_id)
+
     def convert(
         self, person: str, at: datetime, name: str = "purchase", value: float | None = None,
         order_id: str | None = None, campaign: Campaign | None = None,

@@ -18,6 +18,7 @@ from typing import Any
 from convtrack.attribution.dialect import GRAINS, Grain
 from convtrack.attribution.engine import CreditStore, Request, Source, Step, attribute, save_credits
 from convtrack.attribution.model import AttributionModel, create, registered
+from convtrack.attribution.people import People, StitchedPeople
 from convtrack.attribution.report import SPEND_KEYS, Report, build_report
 from convtrack.attribution.spend import spend_query
 from convtrack.attribution.touchpoints import LEVELS, Level
@@ -105,6 +106,21 @@ def models_of(params: Params) -> list[AttributionModel]:
     return [parse_model(spec) for spec in params.models]
 
 
+def people_for(source: Source) -> People:
+    """``StitchedPeople`` once the identity stage has written people, else ``People``."""
+    table = StitchedPeople().table
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1) AS one"  # noqa: S608
+    stitched = int(source.query(sql).rows[0][0]) > 0
+    return StitchedPeople() if stitched else People()
+
+
+def people_note(people: People) -> str | None:
+    """Said only when journeys follow stitched people (the default needs no note)."""
+    if isinstance(people, StitchedPeople):
+        return f"journeys follow stitched people ({people.table})"
+    return None
+
+
 def run_report(
     source: Source,
     plan: CompiledPlan,
@@ -114,9 +130,11 @@ def run_report(
 ) -> Report:
     models = models_of(params)
     currency = params.currency or plan.plan.default_currency or default_currency
+    people = people_for(source)
     request = Request(
-        models, params.level, params.start, params.end, params.grain, default_currency
-    )
+        models, params.level, params.start, params.end, params.grain, default_currency,
+        people=people,
+    )  # fmt: skip
     credits = attribute(source, plan, request, step)
     spend: list[tuple[str, Any, str, float]] = []
     key = SPEND_KEYS.get(params.level)
@@ -130,6 +148,8 @@ def run_report(
         credits, level=params.level, currency=currency, grain=params.grain,
         models=[m.describe() for m in models], spend=spend,
     )  # fmt: skip
+    if (note := people_note(people)) is not None:
+        report.notes.append(note)
     if key is None:
         report.notes.append(f"spend is matched by channel or campaign, not by {params.level}")
     return report
@@ -144,6 +164,9 @@ def save_report_credits(
 ) -> dict[str, Any]:
     """``--save``: write ``conversion_credits`` for the params' models and range."""
     models = models_of(params)
-    request = Request(models, "channel", params.start, params.end, None, default_currency)
+    request = Request(
+        models, "channel", params.start, params.end, None, default_currency,
+        people=people_for(store),
+    )  # fmt: skip
     written = save_credits(store, plan, request, step)
     return {"rows": written, "models": [m.name for m in models]}

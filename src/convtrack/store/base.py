@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
+
+if TYPE_CHECKING:  # a type only: the store never runs identity code
+    from convtrack.identity.graph import GraphRows
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,13 @@ class EventStore(abc.ABC):
         """In one transaction: delete the ``conversion_credits`` rows of the job's models for
         conversions in its range, then insert the rows of its query (with ``path_shares``
         available to it when given). Returns the number of rows inserted."""
+
+    # identity
+    @abc.abstractmethod
+    def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
+        """In one transaction: replace the whole identity graph — ``identity_identifiers``,
+        ``identity_merges``, ``identity_refused`` from ``rows`` and ``identity_people`` from
+        ``people`` (``(anonymous_id, person_id)`` pairs) — with the given rows."""
 
     # keys
     @abc.abstractmethod

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import msgspec
@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
-from convtrack.store import duckdb_spend
+from convtrack.store import duckdb_identity, duckdb_spend
 from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import (
     CreditsJob,
@@ -35,6 +35,9 @@ from convtrack.store.base import (
     StoreLocked,
 )
 from convtrack.store.migrations import load_migrations
+
+if TYPE_CHECKING:
+    from convtrack.identity.graph import GraphRows
 
 log = logging.getLogger("convtrack.store")
 _READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -418,6 +421,19 @@ class DuckDBStore(EventStore):
                 if job.shares is not None:
                     self._con.unregister("path_shares")
         return int(got[0][0])
+
+    # -- identity -----------------------------------------------------------------------
+    def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
+        with self._lock:
+            self._con.execute("BEGIN")
+            try:
+                duckdb_identity.replace(self._con, rows, people)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._rollback()
+                raise
+            finally:
+                duckdb_identity.release(self._con)
 
     # -- keys ---------------------------------------------------------------------------
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:

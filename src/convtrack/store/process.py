@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -46,6 +46,9 @@ from convtrack.store.base import (
     SpendRow,
 )
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
+
+if TYPE_CHECKING:
+    from convtrack.identity.graph import GraphRows
 
 log = logging.getLogger("convtrack.store")
 Jobs = list[tuple[int, list[Event], list[Rejected]]]
@@ -377,6 +380,9 @@ class RemoteStore(EventStore):
 
     def save_credits(self, job: CreditsJob) -> int:
         return int(self._process.call("save_credits", job))
+
+    def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
+        self._process.call("replace_identity", rows, list(people))
 
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
         self._process.call("insert_key", record, key_hash)
