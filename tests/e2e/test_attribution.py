@@ -137,3 +137,15 @@ def test_cli_without_a_server(srv: Server, tmp_path: Path) -> None:
         )
     finally:
         srv.start()
+
+
+def test_people_rebuild_and_show_through_the_server(srv: Server) -> None:
+    rebuilt = srv.cli("people", "rebuild").stdout
+    assert "persons" in rebuilt and "events" in rebuilt
+    shown = json.loads(srv.cli("people", "show", "--anonymous-id", "p1", "--format", "json").stdout)
+    assert [(i["kind"], i["value"]) for i in shown["identifiers"]] == [("anonymous_id", "p1")]
+    assert {e["event_name"] for e in shown["events"]} == {"page_view", "purchase"}
+    missing = srv.cli("people", "show", "--user-id", "nobody", check=False)
+    assert missing.returncode != 0 and "No person has this user_id" in missing.stderr
+    body = report(srv, model="linear").json()
+    assert "journeys follow stitched people (identity_people)" in body["notes"]

@@ -17,11 +17,11 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def _command_groups() -> list[Callable[[Any], None]]:
     """Each command group registers its own subcommands (one module per group)."""
-    from convtrack.cli import attribute, conversions, plan, quarantine, spend
+    from convtrack.cli import attribute, conversions, people, plan, quarantine, spend
 
     return [
         plan.register, conversions.register, quarantine.register, spend.register,
-        attribute.register,
+        attribute.register, people.register,
     ]  # fmt: skip
 
 

@@ -49,6 +49,7 @@ class Ops(Protocol):
     def import_spend(self, rows: Sequence[SpendRow], source: str) -> dict[str, int]: ...
     def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
     def save_credits(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
+    def rebuild_identity(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -140,6 +141,9 @@ class ServerOps:
     def plan(self) -> dict[str, Any]:
         return dict(self._call("GET", "/v1/admin/plan"))
 
+    def rebuild_identity(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/admin/identity/rebuild", timeout=None))
+
     def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
         """The server runs the report with its active plan (what it ingests with)."""
         if step is not None:
@@ -198,6 +202,11 @@ class StoreOps:
 
     def import_spend(self, rows: Sequence[SpendRow], source: str) -> dict[str, int]:
         return self.store.upsert_spend(rows, source)
+
+    def rebuild_identity(self) -> dict[str, Any]:
+        from convtrack.identity.rebuild import rebuild
+
+        return dict(rebuild(self.store))
 
     def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
         from convtrack.attribution.service import params_from, run_report

@@ -94,6 +94,7 @@ class AdminApi:
             ("GET", "/v1/admin/plan"): self._plan,
             ("POST", "/v1/admin/plan/reload"): self._reload_plan,
             ("POST", "/v1/admin/spend"): self._spend,
+            ("POST", "/v1/admin/identity/rebuild"): self._rebuild_identity,
             **(self.quarantine.routes() if self.quarantine is not None else {}),
         }
 
@@ -162,6 +163,11 @@ class AdminApi:
     async def _spend(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         body = await self._body(receive, scope, spend_api.SpendIn, spend_api.BODY_LIMIT)
         return await spend_api.import_spend(self.store, body)
+
+    async def _rebuild_identity(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        from convtrack.identity.rebuild import rebuild
+
+        return await asyncio.to_thread(rebuild, self.store)
 
     async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return self.plan.describe()
