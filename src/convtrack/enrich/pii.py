@@ -22,7 +22,8 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _hash(normalised: str) -> str | None:
+def hash_normalised(normalised: str) -> str | None:
+    """SHA-256 hex of a normalised value; a value that already is a digest is kept."""
     if not normalised:
         return None
     return normalised if _SHA256.match(normalised) else sha256_hex(normalised)
@@ -49,9 +50,9 @@ def hash_identifiers(event: Event, *, keep_raw: bool = False) -> Event:
     if ids is None:
         return event
     event.hashed = HashedIds(
-        email_sha256=_hash(normalise_email(ids.email)) if ids.email else None,
-        phone_sha256=_hash(normalise_phone(ids.phone)) if ids.phone else None,
-        external_id_sha256=_hash(normalise_external_id(ids.external_id))
+        email_sha256=hash_normalised(normalise_email(ids.email)) if ids.email else None,
+        phone_sha256=hash_normalised(normalise_phone(ids.phone)) if ids.phone else None,
+        external_id_sha256=hash_normalised(normalise_external_id(ids.external_id))
         if ids.external_id
         else None,
     )
@@ -77,7 +78,7 @@ def scrub_payload(payload: Any) -> Any:
     for key, value in payload["identifiers"].items():
         norm = _NORMALISERS.get(key)
         if isinstance(value, str) and norm is not None:
-            scrubbed[key + "_sha256"] = _hash(norm(value))
+            scrubbed[key + "_sha256"] = hash_normalised(norm(value))
         else:
             scrubbed[key] = "[removed]"
     return {**payload, "identifiers": scrubbed}

@@ -8,20 +8,17 @@ ever sent to the store. Portable read-only SQL with ``?`` parameters, through ``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from convtrack.enrich.pii import (
+    hash_normalised,
     normalise_email,
     normalise_external_id,
     normalise_phone,
-    sha256_hex,
 )
 from convtrack.errors import ConvtrackError
 from convtrack.store import QueryResult
-
-_SHA256 = re.compile(r"[a-f0-9]{64}")  # already hashed upstream: kept, as ingest does
 
 # Option name → (kind in the graph, normaliser; None: the value is kept as given)
 KINDS = {
@@ -42,10 +39,10 @@ def identifier(option: str, raw: str) -> tuple[str, str]:
     kind, normalise = KINDS[option]
     if normalise is None:
         return kind, raw
-    value = normalise(raw)
-    if not value:
+    hashed = hash_normalised(normalise(raw))
+    if hashed is None:
         raise ConvtrackError("invalid_identifier", f"{option} {raw!r} is empty once normalised")
-    return kind, value if _SHA256.fullmatch(value) else sha256_hex(value)
+    return kind, hashed
 
 
 def _rows(source: Source, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:

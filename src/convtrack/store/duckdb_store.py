@@ -7,9 +7,10 @@ committed transaction (DuckDB syncs its WAL on commit).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,17 +163,24 @@ class DuckDBStore(EventStore):
         if not events and not rejected:
             return 0
         batch = to_arrow(events) if events else None
+        with self._transaction():
+            new = self._insert_new(batch) if batch is not None else 0
+            if rejected:
+                self._insert_rejected(rejected)
+        return new
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer's connection inside one transaction: committed when the block ends,
+        rolled back (and the exception raised again) when it fails."""
         with self._lock:
             self._con.execute("BEGIN")
             try:
-                new = self._insert_new(batch) if batch is not None else 0
-                if rejected:
-                    self._insert_rejected(rejected)
+                yield self._con
                 self._con.execute("COMMIT")
             except Exception:
                 self._rollback()
                 raise
-        return new
 
     def _rollback(self) -> None:
         """Roll back, and never leave the writer's connection in an aborted transaction."""
@@ -271,15 +279,8 @@ class DuckDBStore(EventStore):
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         if not replays:
             return {}
-        with self._lock:
-            self._con.execute("BEGIN")
-            try:
-                outcome = self._replay(replays)
-                self._con.execute("COMMIT")
-            except Exception:
-                self._rollback()
-                raise
-        return outcome
+        with self._transaction():
+            return self._replay(replays)
 
     def _replay(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         con = self._con
@@ -382,17 +383,11 @@ class DuckDBStore(EventStore):
         if not rows:
             return {"inserted": 0, "replaced": 0}
         duckdb_spend.check_unique(rows)
-        with self._lock:
-            self._con.execute("BEGIN")
+        with self._transaction() as con:
             try:
-                counts = duckdb_spend.upsert(self._con, rows, source)
-                self._con.execute("COMMIT")
-            except Exception:
-                self._rollback()
-                raise
+                return duckdb_spend.upsert(con, rows, source)
             finally:
-                duckdb_spend.release(self._con)
-        return counts
+                duckdb_spend.release(con)
 
     # -- attribution --------------------------------------------------------------------
     def save_credits(self, job: CreditsJob) -> int:
@@ -403,37 +398,27 @@ class DuckDBStore(EventStore):
                 params.append(f"{day.isoformat()} 00:00:00+00:00")
         delete = f"DELETE FROM conversion_credits WHERE {' AND '.join(where)}"  # noqa: S608
         insert = f"INSERT INTO conversion_credits SELECT *, now() AS computed_at FROM ({job.sql})"  # noqa: S608
-        with self._lock:
-            self._con.execute("BEGIN")
+        with self._transaction() as con:
+            if job.shares is not None:
+                con.register("path_shares", job.shares)
             try:
-                if job.shares is not None:
-                    self._con.register("path_shares", job.shares)
-                self._con.execute(delete, params)
-                self._con.execute(insert, job.params)
-                got = self._con.execute(
+                con.execute(delete, params)
+                con.execute(insert, job.params)
+                got = con.execute(
                     "SELECT count(*) FROM conversion_credits WHERE computed_at = now()"
                 ).fetchall()
-                self._con.execute("COMMIT")
-            except Exception:
-                self._rollback()
-                raise
             finally:
                 if job.shares is not None:
-                    self._con.unregister("path_shares")
+                    con.unregister("path_shares")
         return int(got[0][0])
 
     # -- identity -----------------------------------------------------------------------
     def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
-        with self._lock:
-            self._con.execute("BEGIN")
+        with self._transaction() as con:
             try:
-                duckdb_identity.replace(self._con, rows, people)
-                self._con.execute("COMMIT")
-            except Exception:
-                self._rollback()
-                raise
+                duckdb_identity.replace(con, rows, people)
             finally:
-                duckdb_identity.release(self._con)
+                duckdb_identity.release(con)
 
     # -- keys ---------------------------------------------------------------------------
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
