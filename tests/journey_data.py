@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from convtrack.events import Campaign, Context, Event
+from convtrack.identity import StitchPolicy
 from convtrack.plan import CompiledPlan, compile_plan, lint_text
 from convtrack.store import EventStore, open_store
 
@@ -93,9 +94,11 @@ class Journeys:
             campaign=campaign or Campaign(),
         )  # fmt: skip
 
-    def store(self, tmp_path: Path) -> EventStore:
+    def store(self, tmp_path: Path, *, stitch: bool = True) -> EventStore:
+        """The events in a fresh store; ``stitch=False``: no identity stitching at ingest."""
         store = open_store(f"duckdb://{tmp_path / 'attr.duckdb'}")
         store.migrate()
+        store.configure_identity(StitchPolicy(), at_ingest=stitch)
         store.append(self.events)
         return store
 

@@ -160,6 +160,9 @@ class Server:
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONVTRACK_")}
+        # Test visitors are in the US (no opt-in consent law): an event without consent
+        # signals is stored in full. Consent tests pass their own region settings.
+        env["CONVTRACK_DEFAULT_REGION"] = "US"
         env.update(self.env)
         return env
 

@@ -120,6 +120,25 @@ def test_unknown_key_in_the_file(tmp_path: Path) -> None:
     assert "'prot'" in message and str(path) in message
 
 
+def test_toml_sections_are_flattened(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path / "ct.toml",
+        'region_header = "cf-ipcountry"\n'
+        '[consent]\nads_when_denied = "pseudonymous"\nunknown_region = "granted"\n',
+    )
+    settings = load_settings(config_file=path, env={})
+    assert settings.consent_ads_when_denied == "pseudonymous"
+    assert settings.consent_unknown_region == "granted"
+    assert settings.region_header == "cf-ipcountry"
+
+
+def test_an_unknown_key_in_a_section_is_named(tmp_path: Path) -> None:
+    path = write_toml(tmp_path / "ct.toml", '[consent]\nads_when_deneid = "nothing"\n')
+    assert "'consent_ads_when_deneid'" in config_error(config_file=path, env={})
+    path = write_toml(tmp_path / "ct2.toml", "[colours]\nred = 1\n")
+    assert "'colours'" in config_error(config_file=path, env={})
+
+
 def test_unknown_override() -> None:
     assert "'colour'" in config_error(env={}, overrides={"colour": "red"})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from convtrack.currencies import ISO_4217
+from convtrack.enrich.consent import OPT_IN_REGIONS
 from convtrack.errors import ConfigError
 
 ENV_PREFIX = "CONVTRACK_"
@@ -56,6 +57,46 @@ class Settings:
     cookie_domain: str = ""
     # A request with ``Sec-GPC: 1`` marks its events consent.gpc = true unless they say.
     honor_gpc: bool = True
+    # Retention (docs/privacy.md): events and quarantine rows older than retention_days are
+    # deleted (0 = keep forever); a full IP older than raw_ip_hours is truncated (0 = never);
+    # `convtrack serve` applies both every retention_interval_minutes.
+    retention_days: int = 0
+    raw_ip_hours: int = 0
+    retention_interval_minutes: int = 60
+    # Consent at ingest (docs/privacy.md): what is kept when a purpose is denied
+    # (full | pseudonymous | nothing), where silence means denied, and the visitor's region.
+    consent_analytics_when_denied: str = "pseudonymous"
+    consent_ads_when_denied: str = "nothing"
+    consent_opt_in_regions: str = ",".join(sorted(OPT_IN_REGIONS))
+    consent_unknown_region: str = "granted"
+    # A trusted request header carrying the visitor's ISO country (e.g. cf-ipcountry).
+    region_header: str = ""
+    # Region assumed when the header is absent or unusable; empty means unknown.
+    default_region: str = ""
+    # none: keep the IP unless consent says otherwise | always: truncate every IP.
+    ip_truncation: str = "none"
+    # Identity stitching (docs/cli.md, people): at ingest, which kinds may join people, and caps
+    # on one person (0 = no cap); one user_id per person by default.
+    identity_stitching: bool = True
+    identity_merge_kinds: str = "anonymous_id,email_sha256,external_id_sha256,phone_sha256,user_id"
+    identity_max_identifiers: int = 50
+    identity_max_anonymous_ids: int = 20
+    identity_max_user_ids: int = 1
+    # Forwarding (docs/destinations.md): the enabled destinations (comma list; credentials
+    # from CONVTRACK_<NAME>_* variables), whether `convtrack serve` runs their workers, and
+    # how the workers claim, send, retry and pause.
+    destinations: str = ""
+    forward_in_serve: bool = True
+    forward_claim_limit: int = 1000
+    forward_concurrency: int = 4
+    forward_poll_ms: int = 500
+    forward_lease_seconds: float = 120.0
+    forward_timeout_seconds: float = 10.0
+    forward_retry_base_seconds: float = 5.0
+    forward_retry_max_seconds: float = 3600.0
+    forward_max_attempts: int = 20
+    forward_pause_after_failures: int = 50
+    forward_pause_after_minutes: float = 15.0
 
     @property
     def store_url(self) -> str:
@@ -77,6 +118,25 @@ class Settings:
             (1 <= self.anon_cookie_days <= 400, "anon_cookie_days must be 1..400"),
             (_token(self.anon_cookie), "anon_cookie must be letters, digits, _ or -"),
             (_token(self.cookie_domain.replace(".", "")), "cookie_domain must be a domain"),
+            (self.retention_days >= 0, "retention_days must be at least 0 (0 = keep forever)"),
+            (self.raw_ip_hours >= 0, "raw_ip_hours must be at least 0 (0 = never expire)"),
+            (self.retention_interval_minutes >= 1, "retention_interval_minutes must be >= 1"),
+            (self.consent_analytics_when_denied in _MODES, "consent_analytics_when_denied " + _M),
+            (self.consent_ads_when_denied in _MODES, "consent_ads_when_denied " + _M),
+            (
+                _regions(self.consent_opt_in_regions),
+                "consent_opt_in_regions must list ISO "
+                "3166-1 alpha-2 codes separated by commas, e.g. DE,FR,GB",
+            ),
+            (
+                self.consent_unknown_region in {"granted", "denied"},
+                "consent_unknown_region must be granted or denied",
+            ),
+            (_token(self.region_header), "region_header must be a header name"),
+            (_regions(self.default_region), "default_region must be an ISO 3166-1 alpha-2 code"),
+            (self.ip_truncation in {"none", "always"}, "ip_truncation must be none or always"),
+            *_identity_checks(self),
+            *_forward_checks(self),
         ]
         for ok, message in checks:
             if not ok:
@@ -94,6 +154,60 @@ class Settings:
                 str(value).lower() if isinstance(value, bool) else str(value)
             )
         return out
+
+
+_MODES = frozenset({"full", "pseudonymous", "nothing"})
+_M = "must be full, pseudonymous or nothing"
+# TOML sections flattened into settings: [consent] ads_when_denied ≡ consent_ads_when_denied.
+SECTIONS = ("consent", "retention", "identity", "forward")
+
+
+def _regions(text: str) -> bool:
+    """Empty, or comma-separated two-letter codes."""
+    codes = [c.strip() for c in text.split(",")] if text.strip() else []
+    return all(len(c) == 2 and c.isascii() and c.isalpha() for c in codes)
+
+
+def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"consent": {"ads_when_denied": x}}`` → ``{"consent_ads_when_denied": x}``."""
+    out: dict[str, Any] = {}
+    for key, raw in data.items():
+        if key in SECTIONS and isinstance(raw, dict):
+            out.update({f"{key}_{name}": value for name, value in raw.items()})
+        else:
+            out[key] = raw
+    return out
+
+
+def _identity_checks(s: Settings) -> list[tuple[bool, str]]:
+    from convtrack.identity.records import KINDS
+
+    kinds = {k.strip() for k in s.identity_merge_kinds.split(",") if k.strip()}
+    caps = ("identity_max_identifiers", "identity_max_anonymous_ids", "identity_max_user_ids")
+    return [
+        (kinds <= KINDS, "identity_merge_kinds must list kinds among " + ",".join(sorted(KINDS))),
+        *((getattr(s, name) >= 0, f"{name} must be at least 0 (0 = no cap)") for name in caps),
+    ]
+
+
+def _forward_checks(s: Settings) -> list[tuple[bool, str]]:
+    names = [n.strip() for n in s.destinations.split(",") if n.strip()]
+    return [
+        (all(n.isidentifier() for n in names), "destinations must be names like meta,ga4"),
+        (1 <= s.forward_claim_limit <= 100_000, "forward_claim_limit must be 1..100000"),
+        (1 <= s.forward_concurrency <= 64, "forward_concurrency must be 1..64"),
+        (10 <= s.forward_poll_ms <= 60_000, "forward_poll_ms must be 10..60000"),
+        (s.forward_lease_seconds >= 1, "forward_lease_seconds must be at least 1"),
+        (s.forward_timeout_seconds > 0, "forward_timeout_seconds must be more than 0"),
+        (s.forward_retry_base_seconds > 0, "forward_retry_base_seconds must be more than 0"),
+        (
+            s.forward_retry_max_seconds >= s.forward_retry_base_seconds,
+            "forward_retry_max_seconds must be at least forward_retry_base_seconds",
+        ),
+        (s.forward_max_attempts >= 1, "forward_max_attempts must be at least 1"),
+        (s.forward_pause_after_failures >= 0, "forward_pause_after_failures must be >= 0"),
+        (s.forward_pause_after_minutes >= 0, "forward_pause_after_minutes must be >= 0"),
+    ]
 
 
 def _token(text: str) -> bool:
@@ -147,7 +261,7 @@ def load_settings(
             data = tomllib.loads(path.read_text("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
-        for key, raw in data.items():
+        for key, raw in _flatten(data).items():
             if key not in known:
                 raise ConfigError(f"config file {path}: unknown setting {key!r}")
             values[key] = _cast(key, raw, known[key], str(path))

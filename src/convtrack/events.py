@@ -99,6 +99,14 @@ class Identifiers(Strict):
     email: Annotated[str, Meta(max_length=320)] | None = None
     phone: Str64 | None = None
     external_id: Str256 | None = None
+    first_name: Str128 | None = None
+    last_name: Str128 | None = None
+    city: Str128 | None = None
+    state: Str128 | None = None
+    zip: Str64 | None = None
+    country: Str64 | None = None
+    date_of_birth: Str64 | None = None  # YYYY-MM-DD (also YYYYMMDD, YYYY/MM/DD)
+    gender: Str64 | None = None
 
 
 class Consent(Strict):
@@ -159,7 +167,11 @@ class Event(msgspec.Struct, omit_defaults=True):
     campaign: Campaign = msgspec.field(default_factory=Campaign)
     identifiers: Identifiers | None = None
     hashed: HashedIds = msgspec.field(default_factory=HashedIds)
+    # Per-platform hashes (enrich.pii.pii_hashes): {field: {"*": common, platform: differing}}.
+    pii: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     consent: Consent | None = None
+    # What the consent decision did to this event (enrich.privacy); None: not decided.
+    consent_decision: dict[str, Any] | None = None
     value: float | None = None
     currency: str | None = None
     order_id: str | None = None
@@ -167,6 +179,9 @@ class Event(msgspec.Struct, omit_defaults=True):
     key_id: str | None = None
     # The tracking plan version the event was checked against at ingest.
     plan_version: str | None = None
+    # Transient, never a column: the forwarding jobs (destination, conversion, platform event)
+    # the store writes to its outbox if, and only if, it inserts this event (forward.routing).
+    deliveries: list[tuple[str, str, str]] = msgspec.field(default_factory=list)
 
 
 class Rejected(msgspec.Struct):

@@ -20,14 +20,24 @@ from convtrack.collect.auth import KeyRing
 from convtrack.collect.events_api import EventsEndpoint
 from convtrack.collect.pixel import PixelEndpoint
 from convtrack.config import Settings, load_settings
+from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
+from convtrack.forward import enabled as forward_enabled
+from convtrack.forward.enabled import Enabled
+from convtrack.forward.policy import WorkerOptions
+from convtrack.forward.routing import Router
+from convtrack.forward.worker import Forwarder
+from convtrack.identity.records import StitchPolicy
 from convtrack.plan import PlanError
 from convtrack.plan.active import ActivePlan, problem_lines
+from convtrack.privacy import retention
 from convtrack.store import EventStore
 from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi, require_token
+from convtrack.web.outbox_api import OutboxApi
 from convtrack.web.pages import demo_routes, home_page
+from convtrack.web.privacy_api import PrivacyApi
 from convtrack.web.quarantine_api import quarantine_api
 from convtrack.web.reports_api import AttributionEndpoint
 from convtrack.web.tag import TagScript
@@ -56,11 +66,13 @@ class Runtime:
     keys: KeyRing
     plan: ActivePlan
     routes: dict[str, Handler] = field(default_factory=dict)
+    destinations: dict[str, Enabled] = field(default_factory=dict)  # forwarding, by name
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         plan = ActivePlan.load(settings.plan)  # first: a bad plan starts nothing
         log.info("tracking plan %s (%s)", plan.version, plan.file or "default plan")
+        destinations = forward_enabled.configure(settings)  # so are missing credentials
         process = StoreProcess(
             settings.store_url,
             writer_options={
@@ -74,13 +86,16 @@ class Runtime:
         applied = store.migrate()
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
-        rt = cls(settings, store, process.writer, KeyRing(store), plan)
+        store.configure_identity(StitchPolicy.from_settings(settings), settings.identity_stitching)
+        rt = cls(settings, store, process.writer, KeyRing(store), plan, destinations=destinations)
         rt.routes = rt._build_routes()
         return rt
 
     def _build_routes(self) -> dict[str, Handler]:
-        events = EventsEndpoint(self.settings, self.keys, self.writer, self.plan)
-        pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan)
+        gate = ConsentGate(self.settings)  # one consent policy (and decision cache) per start
+        router = Router({name: e.destination for name, e in self.destinations.items()})
+        events = EventsEndpoint(self.settings, self.keys, self.writer, self.plan, gate, router)
+        pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan, gate, router)
         self.pixel = pixel
         attribution = self._attribution_endpoint()
         return {
@@ -92,6 +107,8 @@ class Runtime:
             "/v1/reports/attribution/credits": attribution,
             "/healthz": self._healthz,
             "/readyz": self._readyz,
+            **PrivacyApi(self.store, self.keys, admin_token(self.settings.data_dir)).routes(),
+            **OutboxApi(self.store, self.settings, admin_token(self.settings.data_dir)).routes(),
             **demo_routes(),
             "/": home_page,
         }
@@ -113,7 +130,13 @@ class Runtime:
             self.status,
             self.plan,
             quarantine=quarantine_api(self.store, lambda: self.plan.compiled, self.settings),
+            purge=self.purge,
         )
+
+    def purge(self, dry_run: bool) -> dict[str, Any]:
+        """Apply the retention settings now (``convtrack privacy purge``)."""
+        policy = retention.Retention.from_settings(self.settings)
+        return retention.purge(self.store, policy, dry_run=dry_run)
 
     async def reload_plan(self, trigger: str) -> None:
         """Reload the tracking plan off the event loop; a bad plan is logged and refused."""
@@ -172,6 +195,8 @@ class App:
         self.runtime: Runtime | None = None
         self._admin: AdminApi | None = None
         self._reloads: set[asyncio.Task[None]] = set()
+        self._retention: asyncio.Task[None] | None = None
+        self._forwarder: Forwarder | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -226,13 +251,36 @@ class App:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 self._watch_sighup(True)
+                self._start_retention()
+                self._start_forwarding()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._watch_sighup(False)
+                if self._retention is not None:
+                    self._retention.cancel()
+                if self._forwarder is not None:
+                    await self._forwarder.stop()
                 if self.runtime is not None:
                     self.runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _start_retention(self) -> None:
+        """Purge and expire raw IPs in the background when a retention setting asks for it."""
+        policy = retention.Retention.from_settings(self.settings)
+        if self.runtime is not None and policy.active:
+            self._retention = asyncio.ensure_future(
+                retention.run_forever(self.runtime.store, policy)
+            )
+
+    def _start_forwarding(self) -> None:
+        """The delivery workers of the enabled destinations (unless ``forward_in_serve`` is
+        off: then ``convtrack forward`` runs them)."""
+        rt = self.runtime
+        if rt is not None and rt.destinations and self.settings.forward_in_serve:
+            options = WorkerOptions.from_settings(self.settings)
+            self._forwarder = Forwarder(rt.store, rt.destinations, options)
+            self._forwarder.start()
 
     def _watch_sighup(self, on: bool) -> None:
         """SIGHUP reloads the tracking plan (``convtrack serve`` forwards it to its worker)."""

@@ -27,7 +27,7 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     j.convert("a", T0, value=80, order_id="o1")
     data = tmp_path / "data"
     data.mkdir()
-    j.store(data).close()
+    j.store(data, stitch=False).close()  # no identity note on stderr
     (data / "attr.duckdb").rename(data / "convtrack.duckdb")
     (tmp_path / "plan.yaml").write_text(PLAN)
     monkeypatch.setenv("CONVTRACK_PLAN", str(tmp_path / "plan.yaml"))

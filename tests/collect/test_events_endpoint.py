@@ -22,7 +22,9 @@ from convtrack.store.writer import GroupCommitWriter
 def endpoint(key_store: EventStore) -> Iterator[EventsEndpoint]:
     writer = GroupCommitWriter(key_store, interval=0)
     writer.start()
-    yield EventsEndpoint(Settings(), KeyRing(key_store), writer, ActivePlan.load(""))
+    yield EventsEndpoint(
+        Settings(default_region="US"), KeyRing(key_store), writer, ActivePlan.load("")
+    )
     writer.stop()
 
 

@@ -103,7 +103,7 @@ def ingest(tmp_path: Path, key_store: EventStore) -> Iterator[Callable[[str], In
         _, public = create_key(key_store, f"web-{len(writers)}", "public")
         _, secret = create_key(key_store, f"be-{len(writers)}", "secret")
         keys = KeyRing(key_store)
-        settings = Settings()
+        settings = Settings(default_region="US")
         return Ingest(
             key_store,
             writer,

@@ -21,7 +21,8 @@ from convtrack.identity.graph import person_id_for
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 PHONE, LAPTOP = ("anonymous_id", "phone"), ("anonymous_id", "laptop")
 ALICE = ("user_id", "alice")
-UNCAPPED = StitchPolicy(max_person_identifiers=None, max_person_anonymous_ids=None)
+UNCAPPED = StitchPolicy(max_person_identifiers=None, max_person_anonymous_ids=None, max_per_kind={})
+NO_KIND_CAP = StitchPolicy(max_per_kind={})  # several user ids may share a person
 
 
 def at(minutes: int) -> datetime:
@@ -57,7 +58,7 @@ def test_a_login_joins_phone_and_laptop_into_the_older_person() -> None:
 def test_a_shared_email_joins_two_users() -> None:
     email = ("email_sha256", "ab" * 32)
     graph = feed(
-        IdentityGraph(),
+        IdentityGraph(NO_KIND_CAP),
         [
             [("anonymous_id", "a1"), ("user_id", "u1"), email],
             [("anonymous_id", "a2"), ("user_id", "u2")],
@@ -74,7 +75,7 @@ def test_a_shared_email_joins_two_users() -> None:
 
 def test_caps_refuse_a_shared_computer_and_say_why() -> None:
     kiosk = ("anonymous_id", "kiosk")
-    graph = IdentityGraph()  # default caps: 50 identifiers, 20 anonymous ids
+    graph = IdentityGraph(NO_KIND_CAP)  # caps: 50 identifiers, 20 anonymous ids
     last = None
     for n in range(100):
         last = graph.observe([kiosk, ("user_id", f"u{n}")], at(n), f"e{n}")
@@ -195,7 +196,10 @@ def test_uncapped_people_are_the_connected_components(stream) -> None:
 
 
 SMALL = StitchPolicy(
-    merge_kinds=KINDS - {"phone_sha256"}, max_person_identifiers=4, max_person_anonymous_ids=2
+    merge_kinds=KINDS - {"phone_sha256"},
+    max_person_identifiers=4,
+    max_person_anonymous_ids=2,
+    max_per_kind={"user_id": 1, "email_sha256": 2},
 )
 
 
@@ -209,6 +213,8 @@ def test_replays_are_identical_and_caps_hold(stream, policy: StitchPolicy) -> No
         if policy is SMALL:
             assert len(members) <= 4
             assert sum(kind == "anonymous_id" for kind, _ in members) <= 2
+            assert sum(kind == "user_id" for kind, _ in members) <= 1
+            assert sum(kind == "email_sha256" for kind, _ in members) <= 2
 
 
 @settings(max_examples=200, deadline=None)

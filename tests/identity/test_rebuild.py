@@ -25,7 +25,7 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
     j.identify("B", T0 - days(1), "u1")
     j.convert("B", T0, value=50, order_id="o1")
     j.page("C", T0 - days(2))  # a third browser, never logged in
-    store = j.store(tmp_path)
+    store = j.store(tmp_path, stitch=False)  # only the rebuilds below stitch
     yield store
     store.close()
 

@@ -17,11 +17,20 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 def _command_groups() -> list[Callable[[Any], None]]:
     """Each command group registers its own subcommands (one module per group)."""
-    from convtrack.cli import attribute, conversions, people, plan, quarantine, spend
+    from convtrack.cli import (
+        attribute,
+        conversions,
+        outbox,
+        people,
+        plan,
+        privacy,
+        quarantine,
+        spend,
+    )  # fmt: skip
 
     return [
         plan.register, conversions.register, quarantine.register, spend.register,
-        attribute.register, people.register,
+        attribute.register, people.register, privacy.register, outbox.register,
     ]  # fmt: skip
 
 

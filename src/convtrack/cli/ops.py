@@ -23,6 +23,7 @@ from convtrack.collect.quarantine import QuarantineDesk, filters_from_query
 from convtrack.collect.replay import ReplayOptions
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
+from convtrack.identity.records import StitchPolicy
 from convtrack.jsonable import plain_row
 from convtrack.keys import create_key, key_view
 from convtrack.plan import CompiledPlan, PlanError
@@ -50,6 +51,9 @@ class Ops(Protocol):
     def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
     def save_credits(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]: ...
     def rebuild_identity(self) -> dict[str, Any]: ...
+    def privacy_erase(self, option: str, value: str, dry_run: bool) -> dict[str, Any]: ...
+    def privacy_export(self, option: str, value: str) -> dict[str, Any]: ...
+    def privacy_purge(self, dry_run: bool) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -159,6 +163,19 @@ class ServerOps:
     def reload_plan(self) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/admin/plan/reload"))
 
+    # Email, phone and external id travel hashed (the server keeps a digest as it is).
+    def privacy_erase(self, option: str, value: str, dry_run: bool) -> dict[str, Any]:
+        body = {option: _hashed(option, value), "dry_run": dry_run}
+        return dict(self._call("POST", "/v1/privacy/erase", json=body, timeout=None))
+
+    def privacy_export(self, option: str, value: str) -> dict[str, Any]:
+        params = {option: _hashed(option, value)}
+        return dict(self._call("GET", "/v1/privacy/export", params=params, timeout=None))
+
+    def privacy_purge(self, dry_run: bool) -> dict[str, Any]:
+        body = {"dry_run": dry_run}
+        return dict(self._call("POST", "/v1/admin/privacy/purge", json=body, timeout=None))
+
     def close(self) -> None:
         self._http.close()
 
@@ -204,9 +221,7 @@ class StoreOps:
         return self.store.upsert_spend(rows, source)
 
     def rebuild_identity(self) -> dict[str, Any]:
-        from convtrack.identity.rebuild import rebuild
-
-        return dict(rebuild(self.store))
+        return self.store.rebuild_identity()
 
     def attribution(self, query: dict[str, list[str]], step: Any = None) -> dict[str, Any]:
         from convtrack.attribution.service import params_from, run_report
@@ -223,6 +238,21 @@ class StoreOps:
         params = params_from(query)
         return save_report_credits(self.store, plan, params, self.settings.default_currency, step)
 
+    def privacy_erase(self, option: str, value: str, dry_run: bool) -> dict[str, Any]:
+        from convtrack.privacy.erase import erase
+
+        return erase(self.store, option, value, dry_run=dry_run)
+
+    def privacy_export(self, option: str, value: str) -> dict[str, Any]:
+        from convtrack.privacy.export import export
+
+        return export(self.store, option, value)
+
+    def privacy_purge(self, dry_run: bool) -> dict[str, Any]:
+        from convtrack.privacy.retention import Retention, purge
+
+        return purge(self.store, Retention.from_settings(self.settings), dry_run=dry_run)
+
     def _desk(self) -> QuarantineDesk:
         """Replay here checks against the plan file of the settings, as the server would."""
         options = ReplayOptions.from_settings(self.settings)
@@ -230,6 +260,13 @@ class StoreOps:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _hashed(option: str, value: str) -> str:
+    """The value as the store holds it: email, phone and external id hashed here."""
+    from convtrack.identity.lookup import identifier
+
+    return identifier(option, value)[1]
 
 
 def configured_plan(path: str) -> CompiledPlan:
@@ -267,4 +304,6 @@ def connect(settings: Settings, *, write: bool = False) -> Ops:
     store = open_store(settings.store_url, read_only=not write)
     if write:
         store.migrate()
+        policy = StitchPolicy.from_settings(settings)
+        store.configure_identity(policy, settings.identity_stitching)
     return StoreOps(store, settings)

@@ -64,9 +64,10 @@ def _text(person: dict[str, Any]) -> str:
     parts = [f"person {person['person_id']}"]
     for title, key, cols in (
         ("identifiers", "identifiers", ["kind", "value", "first_seen"]),
-        ("devices", "devices", ["anonymous_id", "first_seen", "last_seen", "events", "user_agent"]),
+        ("devices", "devices", ["anonymous_id", "user_agent", "first_seen", "last_seen", "events"]),
         ("events", "events", ["event_name", "events", "last"]),
         ("consent", "consent", ["consent", "events"]),
+        ("consent decisions", "consent_decisions", ["consent_decision", "events"]),
         ("merges", "merges", ["kept", "absorbed", "via_kind", "event_id", "at"]),
     ):
         parts.append(f"\n{title}\n" + table(cols, rows(person[key], cols)))

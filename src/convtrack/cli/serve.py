@@ -11,6 +11,7 @@ from typing import Any
 from convtrack.cli.ops import SERVER_FILE, running_server, write_server_file
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
+from convtrack.forward import enabled as forward_enabled
 from convtrack.keys import create_key
 from convtrack.plan import PlanError
 from convtrack.plan.active import compile_file, problem_lines
@@ -21,6 +22,7 @@ from convtrack.store import open_store
 def prepare(settings: Settings) -> str | None:
     """Check the plan, migrate the store; on first start create a public key (returned)."""
     check_plan(settings.plan)
+    forward_enabled.configure(settings)  # each enabled destination's credentials are set
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     admin_token(settings.data_dir)
     with open_store(settings.store_url) as store:

@@ -30,9 +30,11 @@ from convtrack.collect.identity import IdentityCookie, mark_gpc, settle_events
 from convtrack.collect.parse import Invalid, Origin, _as_datetime, decode_body, to_event
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
-from convtrack.enrich.pii import hash_identifiers, scrub_payload
+from convtrack.enrich.pii import scrub_payload
+from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, EventIn, Rejected
+from convtrack.forward.routing import Router
 from convtrack.ids import new_event_id
 from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
@@ -82,10 +84,14 @@ class EventsEndpoint:
     keys: KeyRing
     writer: Writer
     plan: ActivePlan
+    gate: ConsentGate | None = None  # the server passes its one gate; else built here
+    router: Router | None = None  # forwarding jobs of the conversions (forward.routing)
     cookie: IdentityCookie | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.cookie = IdentityCookie.from_settings(self.settings)
+        if self.gate is None:
+            self.gate = ConsentGate(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -136,9 +142,13 @@ class EventsEndpoint:
             )
         if self.settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
             mark_gpc(items)
+        gate = self._gate
+        region = gate.region(header(scope, gate.region_header) if gate.region_header else None)
         anonymous_id = None
         if self.cookie is not None and record.kind != "secret":
-            anonymous_id = settle_events(items, self.cookie.read(scope))
+            anonymous_id = settle_events(
+                items, self.cookie.read(scope), lambda c: gate.analytics_full(c, region)
+            )
         ua = header(scope, b"user-agent")
         origin = Origin(
             source="server" if record.kind == "secret" else "tag",
@@ -149,7 +159,10 @@ class EventsEndpoint:
             received_at=datetime.now(UTC),
         )
         events, errors, rejected, warnings = self._check(items, origin, batch_sent_at, is_batch)
-        await self.writer.write(events, rejected)
+        kept = [e for e in events if gate.apply(e, region) is not None]
+        if self.router is not None:  # after consent: the decision gates each destination
+            self.router.route(kept, self.plan.compiled)
+        await self.writer.write(kept, rejected)
         if rejected and not events:
             raise ConvtrackError(
                 "no_valid_events",
@@ -158,15 +171,22 @@ class EventsEndpoint:
                 details=errors,
             )
         result: dict[str, Any] = {
-            "accepted": len(events),
+            "accepted": len(kept),
             "rejected": len(rejected),
             "errors": errors,
             "warnings": warnings,
         }
+        if len(kept) < len(events):  # valid, but consent allows storing nothing of them
+            result["dropped"] = len(events) - len(kept)
         if anonymous_id is None or self.cookie is None:
             return 200, result, []
         result["anonymous_id"] = anonymous_id  # the tag keeps a copy (the cookie is HttpOnly)
         return 200, result, [self.cookie.set_cookie(scope, anonymous_id)]
+
+    @property
+    def _gate(self) -> ConsentGate:
+        assert self.gate is not None  # set in __post_init__
+        return self.gate
 
     def _check(
         self,
@@ -201,7 +221,7 @@ class EventsEndpoint:
                     verdict = apply_plan(plan, result, index)
                     warnings += verdict.warnings
                     if not verdict.issues:
-                        events.append(hash_identifiers(result, keep_raw=keep_raw))
+                        events.append(result)
                         continue
                     problems, version = verdict.issues, plan.version
                 else:

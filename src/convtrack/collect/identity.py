@@ -10,7 +10,9 @@ Rules (per request from a browser key, never for secret keys):
 - an event without ``anonymous_id`` gets the first one another event of the request carries,
   else the cookie's, else a new one;
 - the cookie is (re)set to that same id, so it is refreshed on every visit;
-- nothing is read or set when an event says ``consent.analytics_storage = "denied"``.
+- nothing is read or set when an event may not be stored with identifiers for analytics: it
+  says ``consent.analytics_storage = "denied"``, or the server's consent decision
+  (enrich.privacy) does not store analytics data in full, e.g. in an opt-in region.
 
 All of it is a few string operations per request: no regular expressions on the hot path.
 """
@@ -18,6 +20,7 @@ All of it is a few string operations per request: no regular expressions on the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,14 +84,25 @@ class IdentityCookie:
         return b"set-cookie", self.name + b"=" + value.encode() + self.attributes + secure
 
 
-def _denied(consent: Consent | None) -> bool:
+def _says_denied(consent: Consent | None) -> bool:
     return consent is not None and consent.analytics_storage == "denied"
 
 
-def settle_events(items: list[Any], cookie: str | None) -> str | None:
-    """Fill missing anonymous ids of ``EventIn`` items; return the id for the cookie (or None)."""
+def settle_events(
+    items: list[Any],
+    cookie: str | None,
+    allowed: Callable[[Consent | None], bool] | None = None,
+) -> str | None:
+    """Fill missing anonymous ids of ``EventIn`` items; return the id for the cookie (or None).
+
+    ``allowed(consent)``: may this event carry the id (default: unless analytics is denied).
+    """
     chosen = None
     denied = False
+
+    def _denied(consent: Consent | None) -> bool:
+        return _says_denied(consent) or (allowed is not None and not allowed(consent))
+
     for item in items:
         if isinstance(item, EventIn):
             if _denied(item.consent):
@@ -96,15 +110,22 @@ def settle_events(items: list[Any], cookie: str | None) -> str | None:
             elif chosen is None and item.anonymous_id and valid_id(item.anonymous_id):
                 chosen = item.anonymous_id
     chosen = chosen or cookie or new_anonymous_id()
+    transient = None
     for item in items:
-        if isinstance(item, EventIn) and item.anonymous_id is None and not _denied(item.consent):
+        if not isinstance(item, EventIn) or item.anonymous_id is not None:
+            continue
+        if not _denied(item.consent):
             item.anonymous_id = chosen
+        elif allowed is not None and item.user_id is None and item.identifiers is None:
+            # Valid without the cookie's id: a one-request id the consent gate drops again
+            # (enrich.privacy), so the event is still counted, without identifiers.
+            item.anonymous_id = transient = transient or new_anonymous_id()
     return None if denied else chosen
 
 
-def settle_hit(raw: dict[str, Any], cookie: str | None) -> str | None:
+def settle_hit(raw: dict[str, Any], cookie: str | None, allowed: bool = True) -> str | None:
     """The same for one pixel hit, as the EventIn-shaped dict of collect.pixel."""
-    if raw.get("consent", {}).get("analytics_storage") == "denied":
+    if not allowed or raw.get("consent", {}).get("analytics_storage") == "denied":
         return None
     given = raw.get("anonymous_id")
     if isinstance(given, str) and valid_id(given):

@@ -24,9 +24,10 @@ from convtrack.collect.identity import IdentityCookie, settle_hit
 from convtrack.collect.parse import Origin, to_event, validation_issue
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
-from convtrack.enrich.pii import hash_identifiers
+from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
-from convtrack.events import CAMPAIGN_FIELDS, Event, EventIn
+from convtrack.events import CAMPAIGN_FIELDS, Consent, Event, EventIn
+from convtrack.forward.routing import Router
 from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
 
@@ -52,7 +53,11 @@ TOP = {
     "u": "user_id", "s": "session_id", "v": "value", "cur": "currency", "oid": "order_id",
 }  # fmt: skip
 CONTEXT = {"url": "url", "ref": "referrer", "ti": "title", "lc": "locale"}
-IDENTIFIERS = {"em": "email", "ph": "phone", "xid": "external_id"}
+IDENTIFIERS = {
+    "em": "email", "ph": "phone", "xid": "external_id", "fn": "first_name", "ln": "last_name",
+    "ct": "city", "st": "state", "zp": "zip", "country": "country", "db": "date_of_birth",
+    "ge": "gender",
+}  # fmt: skip
 CONSENT = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 CAMPAIGN = {name: name for name in CAMPAIGN_FIELDS} | {"ca": "click_at", "fbc": "fbc", "fbp": "fbp"}
 
@@ -116,11 +121,15 @@ class PixelEndpoint:
     keys: KeyRing
     writer: Writer
     plan: ActivePlan
+    gate: ConsentGate | None = None  # the server passes its one gate; else built here
+    router: Router | None = None  # forwarding jobs of the conversions (forward.routing)
     dropped: dict[str, int] = field(default_factory=dict)
     cookie: IdentityCookie | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.cookie = IdentityCookie.from_settings(self.settings)
+        if self.gate is None:
+            self.gate = ConsentGate(self.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = _START
@@ -158,9 +167,14 @@ class PixelEndpoint:
         raw = hit_to_dict(params, referer.decode("latin-1")[:2048] if referer else None)
         if self.settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
             raw.setdefault("consent", {}).setdefault("gpc", True)
+        gate = self.gate
+        assert gate is not None  # set in __post_init__
+        region = gate.region(header(scope, gate.region_header) if gate.region_header else None)
         set_cookie = None
-        if self.cookie is not None and (aid := settle_hit(raw, self.cookie.read(scope))):
-            set_cookie = self.cookie.set_cookie(scope, aid)
+        if self.cookie is not None:
+            allowed = gate.analytics_full(_consent(raw), region)
+            if aid := settle_hit(raw, self.cookie.read(scope), allowed):
+                set_cookie = self.cookie.set_cookie(scope, aid)
         try:
             event_in = msgspec.convert(raw, EventIn, strict=False)
         except msgspec.ValidationError as exc:
@@ -183,6 +197,21 @@ class PixelEndpoint:
         if issues:
             rej = quarantine_record(issues, raw, origin, keep_raw, plan.version)
             self.writer.submit([], [rej])
-        else:
-            self.writer.submit([hash_identifiers(result, keep_raw=keep_raw)])
+        elif (event := gate.apply(result, region)) is not None:
+            if self.router is not None:
+                self.router.route([event], plan)
+            self.writer.submit([event])
+        else:  # consent allows storing nothing: counted, not logged (it is the policy)
+            self.dropped["consent"] = self.dropped.get("consent", 0) + 1
         return set_cookie
+
+
+def _consent(raw: dict[str, Any]) -> Consent | None:
+    """The hit's consent signals (None: none, or invalid, which quarantines the hit anyway)."""
+    given = raw.get("consent")
+    if not given:
+        return None
+    try:
+        return msgspec.convert(given, Consent, strict=False)
+    except msgspec.ValidationError:
+        return None

@@ -25,7 +25,11 @@ from convtrack.collect.parse import Origin, issue, to_event, validation_issue
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers
+from convtrack.enrich.privacy import ConsentGate
 from convtrack.events import Event, EventIn, Identifiers
+from convtrack.forward.destination import get
+from convtrack.forward.enabled import enabled_names
+from convtrack.forward.routing import Router
 from convtrack.plan import CompiledPlan
 from convtrack.store.base import EventStore, QuarantineRow
 
@@ -46,6 +50,10 @@ class ReplayOptions:
     default_currency: str = "USD"
     max_future: timedelta = timedelta(days=1)
     keep_raw: bool = False
+    # The consent decision, as at ingest (the request's region is not kept: default_region).
+    gate: ConsentGate | None = None
+    # Forwarding jobs of a replayed conversion, as at ingest (forward.routing).
+    router: Router | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReplayOptions:
@@ -53,6 +61,8 @@ class ReplayOptions:
             default_currency=settings.default_currency,
             max_future=timedelta(seconds=settings.max_future_seconds),
             keep_raw=settings.store_raw_pii,
+            gate=ConsentGate(settings),
+            router=Router({name: get(name) for name in enabled_names(settings)}),
         )
 
 
@@ -146,7 +156,15 @@ def rebuild(row: QuarantineRow, plan: CompiledPlan, options: ReplayOptions) -> E
     if verdict.issues:
         return verdict.issues
     # A hash standing in for a raw identifier is no raw value: never keep it as one.
-    return hash_identifiers(result, keep_raw=options.keep_raw and not hashed)
+    keep_raw = options.keep_raw and not hashed
+    if options.gate is None:
+        return hash_identifiers(result, keep_raw=keep_raw)
+    stored = options.gate.apply(result, options.gate.default_region, keep_raw=keep_raw)
+    if stored is None:
+        return [issue(None, "/consent", "consent allows storing nothing of this event")]
+    if options.router is not None:  # jobs are written only if the replay stores the event
+        options.router.route([stored], plan)
+    return stored
 
 
 def replay_rows(

@@ -20,7 +20,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from datetime import date
-from functools import partial
+from functools import lru_cache, partial
 
 import phonenumbers
 
@@ -84,6 +84,14 @@ def _email(text: str, region: str | None, *, google: bool = False) -> str | None
 
 
 def _phone(text: str, region: str | None, *, plus: bool) -> str | None:
+    e164 = _e164(text, region)
+    if e164 is None:
+        return None
+    return e164 if plus else e164.lstrip("+")
+
+
+@lru_cache(maxsize=1024)  # one number is normalised for several platforms in a row
+def _e164(text: str, region: str | None) -> str | None:
     if text.startswith("00"):  # international prefix, whatever the region's own IDD is
         text = "+" + text[2:]
     elif not text.startswith("+") and region is None:
@@ -94,8 +102,7 @@ def _phone(text: str, region: str | None, *, plus: bool) -> str | None:
         return None
     if not phonenumbers.is_valid_number(number):
         return None
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return e164 if plus else e164.lstrip("+")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _letters(text: str, region: str | None) -> str | None:
@@ -276,3 +283,19 @@ def wire_value(
     if is_hashed(field, platform):
         return hashed(field, value, platform, region=region)
     return normalize(field, value, platform, region=region)
+
+
+def hashed_by_platform(
+    field: str, value: str | None, *, region: str | None = None
+) -> dict[str, str | None]:
+    """``hashed`` for every platform that hashes ``field``; each distinct rule runs once."""
+    out: dict[str, str | None] = {}
+    done: dict[int, str | None] = {}
+    for platform in PLATFORMS:
+        if field not in _HASHED[platform]:
+            continue
+        rule = id(_RULES[platform].get(field))
+        if rule not in done:
+            done[rule] = hashed(field, value, platform, region=region)
+        out[platform] = done[rule]
+    return out

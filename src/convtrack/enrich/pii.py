@@ -1,21 +1,30 @@
 """Personal identifiers normalised and SHA-256 hashed at the edge.
 
-Rules follow specs/tracking-protocols.md §3.3 (Meta) and §4b (Google): email trimmed and
-lower-cased; phone reduced to its digits with the country code (leading ``+``/``00`` removed);
-external id trimmed and lower-cased. A value that already is a SHA-256 hex digest is kept.
-Raw values are dropped unless ``store_raw_pii`` is set.
+Two forms are stored (never the raw values, unless ``store_raw_pii`` is set):
+
+- the canonical hashes in ``event.hashed`` (identity stitching and lookups use them): email
+  trimmed and lower-cased; phone in E.164 without the ``+`` (Meta's rule, enrich.normalize;
+  a number that is not valid for its region is not hashed); external id trimmed and
+  lower-cased. A value that already is a SHA-256 hex digest is kept.
+- the per-platform hashes in ``event.pii`` (``pii_hashes``): for every field of
+  ``normalize.FIELDS`` each platform in ``normalize.PLATFORMS`` hashes, stored compactly as
+  ``{field: {"*": hash most platforms share, platform: hash where it differs}}`` (``""``: that
+  platform gets no value). ``platform_identifiers`` reads one platform's hashes back out.
+
+Fields a platform takes in plaintext (e.g. Google's city or zip) are not kept at all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from typing import Any
 
-from convtrack.events import Event, HashedIds
+from convtrack.enrich.normalize import FIELDS, PLATFORMS, hashed_by_platform, is_hashed, normalize
+from convtrack.events import Event, HashedIds, Identifiers
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
-_NON_DIGIT = re.compile(r"\D")
 
 
 def sha256_hex(text: str) -> str:
@@ -33,32 +42,73 @@ def normalise_email(raw: str) -> str:
     return raw.strip().lower()
 
 
-def normalise_phone(raw: str) -> str:
+def normalise_phone(raw: str, region: str | None = None) -> str:
+    """E.164 digits without ``+`` (``+44 844 412 4653`` → ``448444124653``); ``""`` if invalid.
+
+    ``region`` (ISO alpha-2) is the country of a national number; without it the digits must
+    carry the country code. A SHA-256 hex digest is kept as is.
+    """
     text = raw.strip().lower()
     if _SHA256.match(text):
         return text
-    return _NON_DIGIT.sub("", text).lstrip("0")
+    return normalize("phone", text, "meta", region=region) or ""
 
 
 def normalise_external_id(raw: str) -> str:
     return raw.strip().lower()
 
 
-def hash_identifiers(event: Event, *, keep_raw: bool = False) -> Event:
-    """Fill ``event.hashed`` from ``event.identifiers``; drop the raw values unless kept."""
+def hash_identifiers(event: Event, *, keep_raw: bool = False, region: str | None = None) -> Event:
+    """Fill ``event.hashed`` and ``event.pii`` from ``event.identifiers``; drop the raw values
+    unless kept. ``region`` is the visitor's country (for national phone numbers, US ZIPs)."""
     ids = event.identifiers
     if ids is None:
         return event
     event.hashed = HashedIds(
         email_sha256=hash_normalised(normalise_email(ids.email)) if ids.email else None,
-        phone_sha256=hash_normalised(normalise_phone(ids.phone)) if ids.phone else None,
+        phone_sha256=hash_normalised(normalise_phone(ids.phone, region)) if ids.phone else None,
         external_id_sha256=hash_normalised(normalise_external_id(ids.external_id))
         if ids.external_id
         else None,
     )
+    event.pii = pii_hashes(ids, region)
     if not keep_raw:
         event.identifiers = None
     return event
+
+
+def pii_hashes(ids: Identifiers, region: str | None = None) -> dict[str, dict[str, str]]:
+    """Every platform's hash of every identifier, compacted (see the module docstring)."""
+    out: dict[str, dict[str, str]] = {}
+    for name in FIELDS:
+        value = getattr(ids, name)
+        if not value:
+            continue
+        per = {p: h or "" for p, h in hashed_by_platform(name, value, region=region).items()}
+        if any(per.values()):
+            out[name] = _compact(per)
+    return out
+
+
+def _compact(per_platform: dict[str, str]) -> dict[str, str]:
+    common = Counter(per_platform.values()).most_common(1)[0][0]
+    return {"*": common} | {p: h for p, h in per_platform.items() if h != common}
+
+
+def platform_identifiers(pii: dict[str, dict[str, str]], platform: str) -> dict[str, str]:
+    """``field → hash`` for ``platform``: only fields that platform hashes and has a value for.
+
+    ``pii`` is ``Event.pii`` (or the stored ``pii_hashed`` column, decoded).
+    """
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; expected one of {PLATFORMS}")
+    out = {}
+    for name, hashes in pii.items():
+        if name in FIELDS and is_hashed(name, platform):
+            digest = hashes.get(platform, hashes.get("*", ""))
+            if digest:
+                out[name] = digest
+    return out
 
 
 _NORMALISERS = {

@@ -21,6 +21,7 @@ therefore gives the same persons and ids.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,31 @@ class GraphRows(NamedTuple):
     refused: list[RefusalRow]
 
 
+class Mark(NamedTuple):
+    """Where a delta starts: how many merges and refusals the graph held (see ``mark``)."""
+
+    merges: int
+    refused: int
+
+
+class GraphDelta(NamedTuple):
+    """What changed since a ``Mark``: the rows a store adds or updates to catch up.
+
+    ``identifiers`` are the new ones with their current person; ``moved`` maps each person
+    absorbed since the mark to the person that holds its members now (so a store updates
+    ``person_id`` in place); ``people`` are the new ``(anonymous_id, person_id)`` rows.
+    """
+
+    identifiers: list[IdentifierRow]
+    moved: list[tuple[str, str]]
+    merges: list[MergeRow]
+    refused: list[RefusalRow]
+    people: list[tuple[str, str]]
+
+    def __bool__(self) -> bool:
+        return any((self.identifiers, self.moved, self.merges, self.refused))
+
+
 def person_id_for(founder: Identifier) -> str:
     """The id of the person founded by ``founder`` (hashed, so it never equals a raw id)."""
     kind, value = founder
@@ -60,14 +86,14 @@ def person_id_for(founder: Identifier) -> str:
     return f"person:{digest[:24]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Person:
     """What a union-find root carries: the surviving id and the members."""
 
     person_id: str
     born: int  # first_seen of the founder, the oldest member
     members: list[Identifier]
-    anonymous_ids: int
+    kinds: dict[str, int]  # members by kind
 
 
 class IdentityGraph:
@@ -83,6 +109,7 @@ class IdentityGraph:
         self._root_of_person: dict[str, Identifier] = {}
         self._refusal_keys: set[tuple[str, str, str, Identifier]] = set()
         self._next_seen = 0
+        self._added: list[Identifier] = []  # since the last ``mark``
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -118,6 +145,8 @@ class IdentityGraph:
         for identifier in event:
             if identifier not in self._parent:
                 self._add(identifier)
+        if len(event) == 1 or len({self._find(i) for i in event}) == 1:  # nothing to link
+            return Observation(self._roots[self._find(event[0])].person_id)
         anchor = next((i for i in event if i[0] in self.policy.merge_kinds), event[0])
         outcomes = [self._link(anchor, i, start, event_id, at) for i in event]
         merges = tuple(o for o in outcomes if isinstance(o, Merge))
@@ -142,9 +171,7 @@ class IdentityGraph:
             return Refusal(
                 a.person_id, b.person_id, identifier, KIND_NOT_MERGING, 0, 0, event_id, at
             )
-        over = self.policy.over_cap(
-            len(a.members) + len(b.members), a.anonymous_ids + b.anonymous_ids
-        )
+        over = self.policy.over_cap(len(a.members) + len(b.members), a.kinds, b.kinds)
         if over is not None:
             reason, size, cap = over
             return Refusal(a.person_id, b.person_id, identifier, reason, size, cap, event_id, at)
@@ -161,6 +188,36 @@ class IdentityGraph:
                 self._refusal_keys.add(key)
                 self.refused.append(r)
 
+    # -- deltas -----------------------------------------------------------------------------
+
+    def mark(self) -> Mark:
+        """Start a delta: ``changes_since`` this mark says what later observations changed.
+
+        One delta at a time: a new mark forgets which identifiers the previous one added."""
+        self._added.clear()
+        return Mark(len(self.merges), len(self.refused))
+
+    def changes_since(self, mark: Mark) -> GraphDelta:
+        """The rows that changed since ``mark`` (cost: the changes, not the graph)."""
+        merges = self.merges[mark.merges :]
+        moved = {m.absorbed: self._roots[self._find(m.via)].person_id for m in merges}
+        identifiers = [
+            (
+                kind,
+                value,
+                self._roots[self._find((kind, value))].person_id,
+                self._seen[(kind, value)],
+            )
+            for kind, value in self._added
+        ]
+        return GraphDelta(
+            identifiers,
+            list(moved.items()),
+            [(m.kept, m.absorbed, *m.via, m.event_id, m.at) for m in merges],
+            [_refusal_row(r) for r in self.refused[mark.refused :]],
+            [(value, person) for kind, value, person, _ in identifiers if kind == ANONYMOUS_ID],
+        )
+
     # -- state as rows ---------------------------------------------------------------------
 
     def to_rows(self) -> GraphRows:
@@ -170,10 +227,7 @@ class IdentityGraph:
             for (kind, value), seen in self._seen.items()
         ]
         merges = [(m.kept, m.absorbed, *m.via, m.event_id, m.at) for m in self.merges]
-        refused = [
-            (r.person_id, r.other_person_id, *r.via, r.reason, r.size, r.cap, r.event_id, r.at)
-            for r in self.refused
-        ]
+        refused = [_refusal_row(r) for r in self.refused]
         return GraphRows(identifiers, merges, refused)
 
     @classmethod
@@ -201,8 +255,8 @@ class IdentityGraph:
         for seen, identifier in group:
             self._seen[identifier] = seen
             self._parent[identifier] = root
-        anonymous = sum(kind == ANONYMOUS_ID for kind, _ in members)
-        self._roots[root] = _Person(person_id, born, members, anonymous)
+        kinds = Counter(kind for kind, _ in members)
+        self._roots[root] = _Person(person_id, born, members, dict(kinds))
         self._root_of_person[person_id] = root
         self._next_seen = max(self._next_seen, group[-1][0] + 1)
 
@@ -213,9 +267,8 @@ class IdentityGraph:
         self._next_seen += 1
         self._seen[identifier] = seen
         self._parent[identifier] = identifier
-        person = _Person(
-            person_id_for(identifier), seen, [identifier], int(identifier[0] == ANONYMOUS_ID)
-        )
+        self._added.append(identifier)
+        person = _Person(person_id_for(identifier), seen, [identifier], {identifier[0]: 1})
         self._roots[identifier] = person
         self._root_of_person[person.person_id] = identifier
 
@@ -235,10 +288,15 @@ class IdentityGraph:
         into, gone = self._roots[big], self._roots.pop(small)
         self._parent[small] = big
         into.members.extend(gone.members)
-        into.anonymous_ids += gone.anonymous_ids
+        for kind, n in gone.kinds.items():
+            into.kinds[kind] = into.kinds.get(kind, 0) + n
         into.person_id, into.born = kept.person_id, kept.born
         del self._root_of_person[absorbed.person_id]
         self._root_of_person[kept.person_id] = big
+
+
+def _refusal_row(r: Refusal) -> RefusalRow:
+    return (r.person_id, r.other_person_id, *r.via, r.reason, r.size, r.cap, r.event_id, r.at)
 
 
 def _checked(identifiers: Iterable[Identifier]) -> list[Identifier]:

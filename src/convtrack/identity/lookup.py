@@ -18,6 +18,7 @@ from convtrack.enrich.pii import (
     normalise_phone,
 )
 from convtrack.errors import ConvtrackError
+from convtrack.identity.records import KINDS as STORED_KINDS
 from convtrack.store import QueryResult
 
 # Option name → (kind in the graph, normaliser; None: the value is kept as given)
@@ -51,7 +52,8 @@ def _rows(source: Source, sql: str, params: Sequence[Any]) -> list[dict[str, Any
 
 
 def show(source: Source, kind: str, value: str) -> dict[str, Any]:
-    """The person holding ``(kind, value)``: identifiers, devices, events, merges."""
+    """The person holding ``(kind, value)``: identifiers, devices (anonymous id and user
+    agent, first and last seen), events by name, consent states and decisions, merges."""
     found = _rows(
         source, "SELECT person_id FROM identity_identifiers WHERE kind = ? AND value = ?",
         [kind, value],
@@ -65,13 +67,11 @@ def show(source: Source, kind: str, value: str) -> dict[str, Any]:
         source, "SELECT kind, value, first_seen FROM identity_identifiers WHERE person_id = ? "
         "ORDER BY first_seen, kind, value", [person],
     )  # fmt: skip
-    ids = [m["value"] for m in members if m["kind"] == "anonymous_id"]
-    users = [m["value"] for m in members if m["kind"] == "user_id"]
-    where, params = _events_where(ids, users)
+    where, params = _events_where([(m["kind"], m["value"]) for m in members])
     devices = _rows(
-        source, "SELECT anonymous_id, min(occurred_at) AS first_seen, max(occurred_at) AS "
-        f"last_seen, count(*) AS events, max(user_agent) AS user_agent FROM events WHERE {where} "
-        "GROUP BY anonymous_id ORDER BY first_seen", params,
+        source, "SELECT anonymous_id, user_agent, min(occurred_at) AS first_seen, "
+        f"max(occurred_at) AS last_seen, count(*) AS events FROM events WHERE {where} "
+        "GROUP BY anonymous_id, user_agent ORDER BY first_seen, anonymous_id", params,
     )  # fmt: skip
     events = _rows(
         source, "SELECT event_name, count(*) AS events, max(occurred_at) AS last FROM events "
@@ -79,24 +79,39 @@ def show(source: Source, kind: str, value: str) -> dict[str, Any]:
     )  # fmt: skip
     consent = _rows(
         source, "SELECT CAST(consent AS VARCHAR) AS consent, count(*) AS events FROM events "
-        f"WHERE {where} GROUP BY 1 ORDER BY events DESC", params,
+        f"WHERE {where} GROUP BY 1 ORDER BY events DESC, 1", params,
     )  # fmt: skip
+    decisions = _decisions(source, where, params)
     merges = _rows(
         source, "SELECT kept, absorbed, via_kind, event_id, \"at\" FROM identity_merges "
         "WHERE kept = ? OR absorbed = ? ORDER BY \"at\"", [person, person],
     )  # fmt: skip
     return {
         "person_id": person, "identifiers": members, "devices": devices, "events": events,
-        "consent": consent, "merges": merges,
+        "consent": consent, "consent_decisions": decisions, "merges": merges,
     }  # fmt: skip
 
 
-def _events_where(anonymous: list[str], users: list[str]) -> tuple[str, list[Any]]:
+def _decisions(source: Source, where: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The consent decisions applied at ingest (``events.consent_decision``, migration 0008),
+    counted; empty on a store without that column."""
+    has = _rows(
+        source, "SELECT count(*) AS n FROM information_schema.columns "
+        "WHERE table_name = 'events' AND column_name = 'consent_decision'", [],
+    )[0]["n"]  # fmt: skip
+    if not has:
+        return []
+    return _rows(
+        source, "SELECT CAST(consent_decision AS VARCHAR) AS consent_decision, count(*) AS "
+        f"events FROM events WHERE {where} GROUP BY 1 ORDER BY events DESC, 1", params,
+    )  # fmt: skip
+
+
+def _events_where(identifiers: list[tuple[str, str]]) -> tuple[str, list[Any]]:
+    """Events holding any of the person's identifiers (event columns are named as kinds)."""
     parts, params = [], []
-    if anonymous:
-        parts.append("anonymous_id IN (" + ", ".join("?" for _ in anonymous) + ")")
-        params += anonymous
-    if users:
-        parts.append("user_id IN (" + ", ".join("?" for _ in users) + ")")
-        params += users
+    for kind in sorted({kind for kind, _ in identifiers} & STORED_KINDS):  # column names
+        values = [value for k, value in identifiers if k == kind]
+        parts.append(f"{kind} IN (" + ", ".join("?" for _ in values) + ")")
+        params += values
     return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params

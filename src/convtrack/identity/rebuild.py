@@ -7,6 +7,7 @@ the store's ``identity_*`` tables in one transaction (``EventStore.replace_ident
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from convtrack.identity.graph import IdentityGraph, people_table
@@ -28,21 +29,39 @@ def identifiers_of(values: tuple[Any, ...]) -> list[Identifier]:
     return [(kind, value) for kind, value in zip(COLUMNS, values, strict=True) if value]
 
 
-def rebuild(store: EventStore, policy: StitchPolicy | None = None) -> dict[str, int]:
-    """Stitch every stored event from scratch and replace the stored graph; say what it holds."""
-    graph = IdentityGraph(policy)
-    events = 0
-    for event_id, occurred_at, *values in store.query(EVENTS_SQL).rows:
+def stitch(
+    events: Iterable[Sequence[Any]], graph: IdentityGraph | None = None
+) -> tuple[IdentityGraph, int]:
+    """Observe ``(event_id, occurred_at, *COLUMNS)`` rows in order; the graph and how many
+    events had an identifier."""
+    graph = IdentityGraph() if graph is None else graph
+    observed = 0
+    for event_id, occurred_at, *values in events:
         identifiers = identifiers_of(tuple(values))
         if identifiers:  # a column set to '' only
             graph.observe(identifiers, occurred_at, event_id)
-            events += 1
-    rows = graph.to_rows()
-    store.replace_identity(rows, people_table(graph))
+            observed += 1
+    return graph, observed
+
+
+def summary(graph: IdentityGraph, events: int) -> dict[str, int]:
+    """What a rebuilt graph holds, as ``convtrack people rebuild`` prints it."""
     return {
         "events": events,
-        "identifiers": len(rows.identifiers),
+        "identifiers": len(graph.identifiers()),
         "persons": len(graph.person_ids()),
-        "merges": len(rows.merges),
-        "refused": len(rows.refused),
+        "merges": len(graph.merges),
+        "refused": len(graph.refused),
     }
+
+
+def rebuild(store: EventStore, policy: StitchPolicy | None = None) -> dict[str, int]:
+    """Stitch every stored event from scratch and replace the stored graph; say what it holds.
+
+    Generic (``query`` + ``replace_identity``): events appended between the read and the
+    replace are not in the result; ``EventStore.rebuild_identity`` does both under the
+    writer's lock, with the store's configured policy.
+    """
+    graph, events = stitch(store.query(EVENTS_SQL).rows, IdentityGraph(policy))
+    store.replace_identity(graph.to_rows(), people_table(graph))
+    return summary(graph, events)

@@ -20,6 +20,7 @@ from convtrack.config import Settings
 from convtrack.enrich.pii import hash_identifiers
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event
+from convtrack.identity.records import StitchPolicy
 from convtrack.simulate.hits import Delivery
 from convtrack.simulate.progress import Progress
 from convtrack.store import open_store
@@ -117,6 +118,8 @@ class StoreSink:
         report = Report(self.settings.store_url, new=0)
         with open_store(self.settings.store_url) as store:
             store.migrate()
+            policy = StitchPolicy.from_settings(self.settings)
+            store.configure_identity(policy, self.settings.identity_stitching)
             for chunk in chunks(deliveries, self.chunk_size):
                 events = [canonical(d, self.settings) for d in chunk]
                 report.new = (report.new or 0) + store.append(events)

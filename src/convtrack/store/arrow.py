@@ -61,6 +61,8 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("external_id_sha256", pa.string(), _get("hashed.external_id_sha256")),
     ("pii_raw", pa.string(), _pii_raw),
     ("consent", pa.string(), lambda e: _dump(e.consent)),
+    ("pii_hashed", pa.string(), lambda e: _dump(e.pii) if e.pii else None),
+    ("consent_decision", pa.string(), lambda e: _dump(e.consent_decision)),
     ("value", pa.float64(), _get("value")),
     ("currency", pa.string(), _get("currency")),
     ("order_id", pa.string(), _get("order_id")),
@@ -69,7 +71,7 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("plan_version", pa.string(), _get("plan_version")),
 ]
 COLUMN_NAMES = [c[0] for c in COLUMNS]
-JSON_COLUMNS = frozenset({"pii_raw", "consent", "properties"})
+JSON_COLUMNS = frozenset({"pii_raw", "consent", "pii_hashed", "consent_decision", "properties"})
 SCHEMA = pa.schema([(name, typ) for name, typ, _ in COLUMNS])
 
 

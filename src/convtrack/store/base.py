@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
+from convtrack.store.outbox_model import Attempt, ClaimedJob
 
-if TYPE_CHECKING:  # a type only: the store never runs identity code
+if TYPE_CHECKING:  # types only: identity code runs in the backends, imported lazily
     from convtrack.identity.graph import GraphRows
+    from convtrack.identity.records import StitchPolicy
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,16 @@ class CreditsJob:
     models: list[str]
     start: date | None
     end: date | None
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person as a rights request names them: every identifier stitched to the one asked
+    for, as stored (``*_sha256`` values hashed), and their ids in the identity graph."""
+
+    identifiers: tuple[tuple[str, str], ...]  # (kind, value)
+    person_ids: tuple[str, ...] = ()
+    requested: str = ""  # the kind the request named
 
 
 class StoreLocked(ConvtrackError):
@@ -176,6 +188,84 @@ class EventStore(abc.ABC):
         """In one transaction: replace the whole identity graph — ``identity_identifiers``,
         ``identity_merges``, ``identity_refused`` from ``rows`` and ``identity_people`` from
         ``people`` (``(anonymous_id, person_id)`` pairs) — with the given rows."""
+
+    @abc.abstractmethod
+    def configure_identity(self, policy: StitchPolicy, at_ingest: bool = True) -> None:
+        """Stitch with ``policy``; when ``at_ingest``, every ``append`` (and replay) stitches
+        the events it inserts into the identity graph in the same transaction (the default:
+        ``StitchPolicy()``, on). Call once after opening, before appending."""
+
+    @abc.abstractmethod
+    def rebuild_identity(self) -> dict[str, int]:
+        """In one transaction, holding off appends: stitch every stored event from scratch
+        with the configured policy and replace the identity graph; what it holds."""
+
+    # rights and retention (docs/privacy.md)
+    @abc.abstractmethod
+    def person_data(self, person: Person) -> dict[str, list[dict[str, Any]]]:
+        """Every row held about ``person``, per table (events, quarantine, identity, …)."""
+
+    @abc.abstractmethod
+    def erase_person(self, person: Person, dry_run: bool = False) -> dict[str, int]:
+        """In one transaction: delete the person's rows from every table holding person data,
+        tombstone their identifiers (hashed) so later appends drop their events, and log the
+        erasure. Returns the rows deleted per table (counted only when ``dry_run``)."""
+
+    @abc.abstractmethod
+    def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
+        """Delete events and quarantine rows received before ``before``; their counts."""
+
+    @abc.abstractmethod
+    def raw_ips(self, before: datetime) -> list[str]:
+        """The distinct IPs stored with events or quarantine rows received before ``before``."""
+
+    @abc.abstractmethod
+    def replace_ips(self, before: datetime, mapping: dict[str, str | None]) -> dict[str, int]:
+        """In rows received before ``before``, replace each IP by its mapping; counts."""
+
+    # forwarding outbox (migration 0011; jobs are written by ``append`` from Event.deliveries)
+    @abc.abstractmethod
+    def claim_jobs(
+        self, destination: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedJob]:
+        """In one transaction: lease up to ``limit`` due jobs of ``destination`` (pending and
+        due, or inflight whose lease ran out), each with its stored event; none when paused."""
+
+    @abc.abstractmethod
+    def complete_jobs(
+        self, destination: str, attempts: Sequence[Attempt], failures: int | None = None
+    ) -> None:
+        """In one transaction: record each attempt (job status, delivery_log row) and, when
+        given, the destination's run of consecutive failed requests."""
+
+    @abc.abstractmethod
+    def list_jobs(
+        self, status: str | None, destination: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Outbox jobs, newest first."""
+
+    @abc.abstractmethod
+    def show_jobs(self, key: str) -> dict[str, list[dict[str, Any]]]:
+        """``{"jobs", "log"}``: the jobs with this job id or event id and their attempts."""
+
+    @abc.abstractmethod
+    def outbox_stats(self) -> dict[str, dict[str, Any]]:
+        """Per destination: jobs per status, paused_at, reason, consecutive_failures."""
+
+    @abc.abstractmethod
+    def retry_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        """Make matching pending jobs due at ``now``; how many."""
+
+    @abc.abstractmethod
+    def replay_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        """Matching dead jobs back to pending, due at ``now``; how many."""
+
+    @abc.abstractmethod
+    def pause_destination(self, destination: str, reason: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def resume_destination(self, destination: str, now: datetime) -> int:
+        """Unpause; make its pending jobs due now (how many)."""
 
     # keys
     @abc.abstractmethod

@@ -1,21 +1,26 @@
-"""The identity graph in DuckDB: each rebuild replaces the four ``identity_*`` tables whole.
+"""The identity graph in DuckDB: kept in step at ingest, or replaced whole by a rebuild.
 
-The caller (``DuckDBStore.replace_identity``) holds the writer's lock and the transaction;
-this module only says how the rows get in: one Arrow batch per table. See migration
-0007_identity.
+``Stitching`` holds the graph in memory beside the writer and, inside each ``append``'s
+transaction, stitches the events that transaction inserted and writes the delta; ``replace``
+and ``rebuild`` rewrite the four ``identity_*`` tables whole. The caller (``DuckDBStore``)
+holds the writer's lock and the transaction; rows go in as one Arrow batch per table. See
+migration 0007_identity.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
-    from convtrack.identity.graph import GraphRows
+    from convtrack.identity.graph import GraphDelta, GraphRows, IdentityGraph
+    from convtrack.identity.records import StitchPolicy
 
 _TEXT, _INT, _AT = pa.string(), pa.int64(), pa.timestamp("us", tz="UTC")
 _SCHEMAS: dict[str, pa.Schema] = {
@@ -70,17 +75,131 @@ def replace(
         "identity_refused": rows.refused,
     }
     for name, table_rows in batches.items():
-        schema = _SCHEMAS[name]
         con.execute(f"DELETE FROM {name}")  # noqa: S608
-        if not table_rows:
-            continue
-        con.register(_BATCH, _table(schema, table_rows))
-        columns = ", ".join(f'"{c}"' for c in schema.names)  # "at" is a keyword
-        con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_BATCH}")  # noqa: S608
-        con.unregister(_BATCH)
+        _insert(con, name, table_rows)
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, stitching: Stitching) -> dict[str, int]:
+    """Stitch every stored event from scratch with the configured policy and replace the
+    tables, inside the caller's transaction; the new graph becomes the one kept in memory."""
+    from convtrack.identity.graph import IdentityGraph, people_table
+    from convtrack.identity.rebuild import EVENTS_SQL, stitch, summary
+
+    graph, events = stitch(con.execute(EVENTS_SQL).fetchall(), IdentityGraph(stitching.policy))
+    replace(con, graph.to_rows(), people_table(graph))
+    stitching.adopt(graph)
+    return summary(graph, events)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    schema = _SCHEMAS[name]
+    con.register(_BATCH, _table(schema, rows))
+    columns = ", ".join(f'"{c}"' for c in schema.names)  # "at" is a keyword
+    con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_BATCH}")  # noqa: S608
+    con.unregister(_BATCH)
 
 
 def release(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop a batch ``replace`` left registered (after a failure, or a reopened connection)."""
-    with contextlib.suppress(duckdb.Error):
-        con.unregister(_BATCH)
+    """Drop batches left registered (after a failure, or a reopened connection)."""
+    for name in (_BATCH, _MOVED):
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+
+
+# -- incremental stitching at ingest ---------------------------------------------------------
+
+
+class Stitching:
+    """The identity graph beside the writer, kept in step with the stored events.
+
+    ``observe`` stitches the events one transaction inserted and writes only what changed
+    (new identifiers, persons merged, refusals) into the same transaction, so the tables never
+    disagree with the events. The graph is loaded from the tables the first time it is needed;
+    ``forget`` drops it (after a rollback, a rebuild, or a new policy) so it is loaded again.
+    """
+
+    def __init__(self) -> None:
+        from convtrack.identity.records import StitchPolicy
+
+        self.policy = StitchPolicy()
+        self.at_ingest = True
+        self._graph: IdentityGraph | None = None
+
+    def configure(self, policy: StitchPolicy, at_ingest: bool) -> None:
+        self.policy, self.at_ingest = policy, at_ingest
+        self._graph = None
+
+    def forget(self) -> None:
+        self._graph = None
+
+    def adopt(self, graph: IdentityGraph) -> None:
+        """Keep a graph just written whole (``rebuild``) instead of loading it again."""
+        self._graph = graph
+
+    def observe(self, con: duckdb.DuckDBPyConnection, inserted: pa.Table | None) -> None:
+        """Stitch the inserted events (ordered as a rebuild orders them) and write the delta."""
+        if not self.at_ingest or inserted is None or not inserted.num_rows:
+            return
+        events = _identified(inserted)
+        if not events:
+            return
+        from convtrack.identity.rebuild import stitch
+
+        graph = self._load(con)
+        mark = graph.mark()
+        stitch(events, graph)
+        write_delta(con, graph.changes_since(mark))
+
+    def _load(self, con: duckdb.DuckDBPyConnection) -> IdentityGraph:
+        if self._graph is None:
+            from convtrack.identity.graph import GraphRows, IdentityGraph
+
+            rows = GraphRows(*(_fetch(con, name, _SCHEMAS[name].names) for name in _GRAPH_TABLES))
+            self._graph = IdentityGraph.from_rows(rows, self.policy)
+        return self._graph
+
+
+_GRAPH_TABLES = ("identity_identifiers", "identity_merges", "identity_refused")
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> list[Any]:
+    columns = ", ".join(f'"{c}"' for c in names)
+    return con.execute(f"SELECT {columns} FROM {table}").fetchall()  # noqa: S608
+
+
+def _identified(batch: pa.Table) -> list[tuple[Any, ...]]:
+    """``(event_id, occurred_at, *COLUMNS)`` of the events with an identifier, in the order
+    a rebuild replays them; an Arrow mask skips the rest without touching Python objects."""
+    from convtrack.identity.rebuild import COLUMNS
+
+    mask = functools.reduce(pc.or_, (pc.is_valid(batch.column(c)) for c in COLUMNS))
+    if not pc.any(mask).as_py():
+        return []
+    some = batch.filter(mask).select(["event_id", "occurred_at", *COLUMNS])
+    rows = list(zip(*(some.column(c).to_pylist() for c in some.column_names), strict=True))
+    rows.sort(key=lambda row: (row[1], row[0]))
+    return rows
+
+
+def write_delta(con: duckdb.DuckDBPyConnection, delta: GraphDelta) -> None:
+    """Bring the tables up to the graph: one statement per kind of change, never per event."""
+    if delta.moved:
+        moved = pa.table({"old": [o for o, _ in delta.moved], "new": [n for _, n in delta.moved]})
+        con.register(_MOVED, moved)
+        try:
+            for table in ("identity_identifiers", "identity_people"):
+                con.execute(
+                    f"UPDATE {table} SET person_id = m.new FROM {_MOVED} m"  # noqa: S608
+                    f" WHERE {table}.person_id = m.old"
+                )
+        finally:
+            con.unregister(_MOVED)
+    _insert(con, "identity_identifiers", delta.identifiers)
+    _insert(con, "identity_people", delta.people)
+    _insert(con, "identity_merges", delta.merges)
+    _insert(con, "identity_refused", delta.refused)
+
+
+_MOVED = "_identity_moved"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 import msgspec
@@ -22,12 +23,13 @@ import pyarrow.compute as pc
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
-from convtrack.store import duckdb_identity, duckdb_spend
+from convtrack.store import duckdb_identity, duckdb_outbox, duckdb_privacy, duckdb_spend
 from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import (
     CreditsJob,
     EventStore,
     KeyRecord,
+    Person,
     QuarantineFilter,
     QuarantineRow,
     QueryResult,
@@ -36,11 +38,14 @@ from convtrack.store.base import (
     StoreLocked,
 )
 from convtrack.store.migrations import load_migrations
+from convtrack.store.outbox_model import Attempt, ClaimedJob
 
 if TYPE_CHECKING:
     from convtrack.identity.graph import GraphRows
+    from convtrack.identity.records import StitchPolicy
 
 log = logging.getLogger("convtrack.store")
+T = TypeVar("T")
 _READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _INSERT_COLUMNS = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
 _SELECT_COLUMNS = ", ".join(
@@ -120,6 +125,8 @@ class DuckDBStore(EventStore):
         self._con.execute("SET TimeZone = 'UTC'")
         self._reader = self._con.cursor()
         self._reader_lock = threading.Lock()
+        self._stitching = duckdb_identity.Stitching()  # the identity graph, kept at ingest
+        self._tombstones: frozenset[str] | None = None  # erased identifiers' hashes, once read
 
     # -- schema -------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -156,15 +163,19 @@ class DuckDBStore(EventStore):
                     self._con.execute("ROLLBACK")
                     raise
                 applied.append(f"{m.version:04d}_{m.name}")
+            self._tombstones = None  # read again (the table may be new)
         return applied
 
     # -- events -------------------------------------------------------------------------
     def append(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> int:
         if not events and not rejected:
             return 0
-        batch = to_arrow(events) if events else None
         with self._transaction():
-            new = self._insert_new(batch) if batch is not None else 0
+            if self._erased():
+                events, rejected = duckdb_privacy.drop_erased(self._erased(), events, rejected)
+            batch = to_arrow(events) if events else None
+            jobs = duckdb_outbox.jobs_of(events)  # forwarding jobs, written with their events
+            new = self._insert_new(batch, jobs) if batch is not None else 0
             if rejected:
                 self._insert_rejected(rejected)
         return new
@@ -184,6 +195,7 @@ class DuckDBStore(EventStore):
 
     def _rollback(self) -> None:
         """Roll back, and never leave the writer's connection in an aborted transaction."""
+        self._stitching.forget()  # it may be ahead of the tables now: reload it when needed
         try:
             self._con.execute("ROLLBACK")
         except duckdb.Error:
@@ -192,7 +204,7 @@ class DuckDBStore(EventStore):
             self._con = duckdb.connect(str(self.path))
             self._con.execute("SET TimeZone = 'UTC'")
 
-    def _insert_new(self, batch: pa.Table) -> int:
+    def _insert_new(self, batch: pa.Table, jobs: dict[str, Any] | None = None) -> int:
         """Insert the rows whose event_id is not stored yet; return how many.
 
         Finding the few already-stored ids with a semi-join on the primary-key index, then a
@@ -215,6 +227,9 @@ class DuckDBStore(EventStore):
                 con.register("_batch", batch)
             if batch.num_rows:
                 con.execute(_INSERT_SQL).fetchall()
+            if jobs:  # outbox jobs of the events inserted now (never of a duplicate)
+                duckdb_outbox.enqueue(con, batch.column("event_id").to_pylist(), jobs)
+            self._stitching.observe(con, batch)  # identity, in the same transaction
             return int(batch.num_rows)
         finally:
             con.unregister("_batch")
@@ -294,6 +309,10 @@ class DuckDBStore(EventStore):
         }
         outcome = {rid: "skipped" for rid, _ in replays}
         todo = {rid: ev for rid, ev in replays if rid in open_ids}
+        if self._erased():  # an erased person's row stays quarantined until the purge
+            kept, _ = duckdb_privacy.drop_erased(self._erased(), list(todo.values()), ())
+            keep = {id(ev) for ev in kept}
+            todo = {rid: ev for rid, ev in todo.items() if id(ev) in keep}
         if not todo:
             return outcome
         seen = {
@@ -303,7 +322,7 @@ class DuckDBStore(EventStore):
                 [[ev.event_id for ev in todo.values()]],
             ).fetchall()
         }
-        self._insert_new(to_arrow(list(todo.values())))
+        self._insert_new(to_arrow(list(todo.values())), duckdb_outbox.jobs_of(todo.values()))
         for rid, ev in todo.items():
             outcome[rid] = "duplicate" if ev.event_id in seen else "new"
             seen.add(ev.event_id)
@@ -417,8 +436,111 @@ class DuckDBStore(EventStore):
         with self._transaction() as con:
             try:
                 duckdb_identity.replace(con, rows, people)
+                self._stitching.forget()
             finally:
                 duckdb_identity.release(con)
+
+    def configure_identity(self, policy: StitchPolicy, at_ingest: bool = True) -> None:
+        with self._lock:
+            self._stitching.configure(policy, at_ingest)
+
+    def rebuild_identity(self) -> dict[str, int]:
+        with self._transaction() as con:
+            try:
+                return duckdb_identity.rebuild(con, self._stitching)
+            finally:
+                duckdb_identity.release(con)
+
+    # -- rights and retention (store/duckdb_privacy.py) ----------------------------------
+    def _erased(self) -> frozenset[str]:
+        """The tombstones, read once (the writer's lock is held); empty costs nothing."""
+        if self._tombstones is None:
+            self._tombstones = duckdb_privacy.load_tombstones(self._con)
+        return self._tombstones
+
+    def person_data(self, person: Person) -> dict[str, list[dict[str, Any]]]:
+        cur = self._cursor()
+        try:
+            return duckdb_privacy.rows(cur, person)
+        finally:
+            cur.close()
+
+    def erase_person(self, person: Person, dry_run: bool = False) -> dict[str, int]:
+        if dry_run:
+            cur = self._cursor()
+            try:
+                return duckdb_privacy.count(cur, person)
+            finally:
+                cur.close()
+        with self._transaction() as con:
+            erasure_id = str(uuid.uuid4())
+            at = con.execute("SELECT now()").fetchall()[0][0]
+            counts, _ = duckdb_privacy.erase(con, person, erasure_id, at)
+            self._stitching.forget()  # the erase deleted identity rows
+            self._tombstones = None  # read again by the next append, once committed
+        return counts
+
+    def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
+        with self._transaction() as con:
+            return duckdb_privacy.purge(con, before, dry_run)
+
+    def raw_ips(self, before: datetime) -> list[str]:
+        cur = self._cursor()
+        try:
+            return duckdb_privacy.raw_ips(cur, before)
+        finally:
+            cur.close()
+
+    def replace_ips(self, before: datetime, mapping: dict[str, str | None]) -> dict[str, int]:
+        with self._transaction() as con:
+            return duckdb_privacy.replace_ips(con, before, mapping)
+
+    # -- forwarding outbox (store/duckdb_outbox.py) -------------------------------------
+    def claim_jobs(
+        self, destination: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedJob]:
+        with self._transaction() as con:
+            return duckdb_outbox.claim(con, destination, limit, lease_seconds, now)
+
+    def complete_jobs(
+        self, destination: str, attempts: Sequence[Attempt], failures: int | None = None
+    ) -> None:
+        with self._transaction() as con:
+            duckdb_outbox.complete(con, destination, attempts, failures)
+
+    def list_jobs(
+        self, status: str | None, destination: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return self._reading(duckdb_outbox.list_jobs, status, destination, limit)
+
+    def show_jobs(self, key: str) -> dict[str, list[dict[str, Any]]]:
+        return self._reading(duckdb_outbox.show, key)
+
+    def outbox_stats(self) -> dict[str, dict[str, Any]]:
+        return self._reading(duckdb_outbox.stats)
+
+    def retry_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        with self._transaction() as con:
+            return duckdb_outbox.retry(con, job_id, destination, now)
+
+    def replay_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        with self._transaction() as con:
+            return duckdb_outbox.replay(con, job_id, destination, now)
+
+    def pause_destination(self, destination: str, reason: str, now: datetime) -> None:
+        with self._transaction() as con:
+            duckdb_outbox.pause(con, destination, reason, now)
+
+    def resume_destination(self, destination: str, now: datetime) -> int:
+        with self._transaction() as con:
+            return duckdb_outbox.resume(con, destination, now)
+
+    def _reading(self, read: Callable[..., T], *args: Any) -> T:
+        cur = self._cursor()
+        try:
+            return read(cur, *args)
+        finally:
+            cur.close()
 
     # -- keys ---------------------------------------------------------------------------
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:

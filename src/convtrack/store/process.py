@@ -28,6 +28,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
@@ -39,16 +40,19 @@ from convtrack.store.base import (
     CreditsJob,
     EventStore,
     KeyRecord,
+    Person,
     QuarantineFilter,
     QuarantineRow,
     QueryResult,
     ReplayStatus,
     SpendRow,
 )
+from convtrack.store.outbox_model import Attempt, ClaimedJob
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
 
 if TYPE_CHECKING:
     from convtrack.identity.graph import GraphRows
+    from convtrack.identity.records import StitchPolicy
 
 log = logging.getLogger("convtrack.store")
 Jobs = list[tuple[int, list[Event], list[Rejected]]]
@@ -383,6 +387,60 @@ class RemoteStore(EventStore):
 
     def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
         self._process.call("replace_identity", rows, list(people))
+
+    def configure_identity(self, policy: StitchPolicy, at_ingest: bool = True) -> None:
+        self._process.call("configure_identity", policy, at_ingest)
+
+    def rebuild_identity(self) -> dict[str, int]:
+        return dict(self._process.call("rebuild_identity"))
+
+    def person_data(self, person: Person) -> dict[str, list[dict[str, Any]]]:
+        return dict(self._process.call("person_data", person))
+
+    def erase_person(self, person: Person, dry_run: bool = False) -> dict[str, int]:
+        return dict(self._process.call("erase_person", person, dry_run))
+
+    def purge_before(self, before: Any, dry_run: bool = False) -> dict[str, int]:
+        return dict(self._process.call("purge_before", before, dry_run))
+
+    def raw_ips(self, before: Any) -> list[str]:
+        return list(self._process.call("raw_ips", before))
+
+    def replace_ips(self, before: Any, mapping: dict[str, str | None]) -> dict[str, int]:
+        return dict(self._process.call("replace_ips", before, mapping))
+
+    def claim_jobs(
+        self, destination: str, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedJob]:
+        return list(self._process.call("claim_jobs", destination, limit, lease_seconds, now))
+
+    def complete_jobs(
+        self, destination: str, attempts: Sequence[Attempt], failures: int | None = None
+    ) -> None:
+        self._process.call("complete_jobs", destination, list(attempts), failures)
+
+    def list_jobs(
+        self, status: str | None, destination: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        return list(self._process.call("list_jobs", status, destination, limit))
+
+    def show_jobs(self, key: str) -> dict[str, list[dict[str, Any]]]:
+        return dict(self._process.call("show_jobs", key))
+
+    def outbox_stats(self) -> dict[str, dict[str, Any]]:
+        return dict(self._process.call("outbox_stats"))
+
+    def retry_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        return int(self._process.call("retry_jobs", job_id, destination, now))
+
+    def replay_jobs(self, job_id: str | None, destination: str | None, now: datetime) -> int:
+        return int(self._process.call("replay_jobs", job_id, destination, now))
+
+    def pause_destination(self, destination: str, reason: str, now: datetime) -> None:
+        self._process.call("pause_destination", destination, reason, now)
+
+    def resume_destination(self, destination: str, now: datetime) -> int:
+        return int(self._process.call("resume_destination", destination, now))
 
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
         self._process.call("insert_key", record, key_hash)

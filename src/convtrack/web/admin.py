@@ -56,6 +56,10 @@ class RevokeIn(msgspec.Struct, forbid_unknown_fields=True):
     key: str
 
 
+class PurgeIn(msgspec.Struct, forbid_unknown_fields=True):
+    dry_run: bool = False
+
+
 @dataclass
 class AdminApi:
     store: EventStore
@@ -64,6 +68,7 @@ class AdminApi:
     status: Any  # () -> dict
     plan: ActivePlan
     quarantine: QuarantineApi | None = None  # /v1/admin/quarantine…
+    purge: Any = None  # (dry_run) -> dict: POST /v1/admin/privacy/purge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -95,6 +100,7 @@ class AdminApi:
             ("POST", "/v1/admin/plan/reload"): self._reload_plan,
             ("POST", "/v1/admin/spend"): self._spend,
             ("POST", "/v1/admin/identity/rebuild"): self._rebuild_identity,
+            ("POST", "/v1/admin/privacy/purge"): self._purge,
             **(self.quarantine.routes() if self.quarantine is not None else {}),
         }
 
@@ -165,9 +171,13 @@ class AdminApi:
         return await spend_api.import_spend(self.store, body)
 
     async def _rebuild_identity(self, scope: Scope, receive: Receive) -> dict[str, Any]:
-        from convtrack.identity.rebuild import rebuild
+        return await asyncio.to_thread(self.store.rebuild_identity)
 
-        return await asyncio.to_thread(rebuild, self.store)
+    async def _purge(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        if self.purge is None:
+            raise ConvtrackError("not_found", "Retention is not available here.", 404)
+        body = await self._body(receive, scope, PurgeIn)
+        return dict(await asyncio.to_thread(self.purge, body.dry_run))
 
     async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return self.plan.describe()

@@ -1,0 +1,210 @@
+"""Meta Conversions API (specs/tracking-protocols.md §3)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from convtrack.errors import ConfigError
+from convtrack.forward.destination import (
+    Destination,
+    DestinationConfig,
+    HttpRequest,
+    Outcome,
+    register,
+)
+from convtrack.forward.model import ForwardEvent
+from convtrack.forward.outcome import excerpt
+from convtrack.forward.wire import JSON_HEADERS, compact, hashed, json_body, money, with_query
+
+API_VERSION = "v26.0"
+#: our user_data field -> Meta key; every one of these is sent as an array of SHA-256 hashes
+HASHED_KEYS = {
+    "email": "em",
+    "phone": "ph",
+    "first_name": "fn",
+    "last_name": "ln",
+    "city": "ct",
+    "state": "st",
+    "zip": "zp",
+    "country": "country",
+    "date_of_birth": "db",
+    "gender": "ge",
+    "external_id": "external_id",
+}
+ACTION_SOURCES = {
+    "web": "website",
+    "website": "website",
+    "app": "app",
+    "email": "email",
+    "phone": "phone_call",
+    "phone_call": "phone_call",
+    "chat": "chat",
+    "store": "physical_store",
+    "physical_store": "physical_store",
+    "offline": "physical_store",
+    "system_generated": "system_generated",
+    "business_messaging": "business_messaging",
+}
+
+
+def action_source(event: ForwardEvent) -> str:
+    return ACTION_SOURCES.get(event.source, "other")
+
+
+def fbc_of(event: ForwardEvent) -> str | None:
+    """The ``_fbc`` cookie, or one built from an ``fbclid`` (kept byte for byte)."""
+    if event.fbc:
+        return event.fbc
+    fbclid = event.click_ids.get("fbclid")
+    return f"fb.1.{event.unix_millis}.{fbclid}" if fbclid else None
+
+
+@register
+class Meta(Destination):
+    name = "meta"
+    kind = "ads"
+    max_batch = 1000
+    max_age = timedelta(days=7)
+    default_base_url = "https://graph.facebook.com"
+    required_env = ("PIXEL_ID", "ACCESS_TOKEN")
+    optional_env = ("TEST_EVENT_CODE", "API_VERSION", "APP_SECRET", "BASE_URL")
+    secret_env = frozenset({"ACCESS_TOKEN", "APP_SECRET"})
+    consent_required = ("ad_user_data",)
+    adjustments_doc = (
+        "The Conversions API has no refund, cancellation or restatement call: send refunds as "
+        "their own (negative-value or custom) events if your ad account needs them."
+    )
+
+    def check_fields(self, event: ForwardEvent, config: DestinationConfig) -> str | None:
+        if action_source(event) == "website" and not (event.user_agent and event.page_url):
+            return "website events need user_agent and page_url (client_user_agent, source URL)"
+        if not self.user_data(event):
+            return "no usable user_data (hashed identifiers, ip + user agent, fbc or fbp)"
+        return None
+
+    def user_data(self, event: ForwardEvent) -> dict[str, Any]:
+        arrays = {key: [h] for field, key in HASHED_KEYS.items() if (h := hashed(event, field))}
+        return compact(
+            {
+                **arrays,
+                "client_ip_address": event.client_ip,
+                "client_user_agent": event.user_agent,
+                "fbc": fbc_of(event),
+                "fbp": event.fbp,
+            }
+        )
+
+    def custom_data(self, event: ForwardEvent) -> dict[str, Any]:
+        contents = [
+            compact(
+                {
+                    "id": c.get("id"),
+                    "quantity": c.get("quantity"),
+                    "item_price": c.get("item_price"),
+                }
+            )
+            for c in event.contents
+        ]
+        return compact(
+            {
+                "value": money(event.value),
+                "currency": event.currency.lower() if event.currency else None,
+                "contents": contents,
+                "content_type": "product" if contents else None,
+                "order_id": event.order_id,
+            }
+        )
+
+    def server_event(self, event: ForwardEvent) -> dict[str, Any]:
+        return compact(
+            {
+                "event_name": event.event_name,
+                "event_time": event.unix_seconds,
+                "event_id": event.event_id,
+                "action_source": action_source(event),
+                "event_source_url": event.page_url,
+                "referrer_url": event.referrer,
+                "user_data": self.user_data(event),
+                "custom_data": self.custom_data(event),
+            }
+        )
+
+    def build_batch(self, events: Sequence[ForwardEvent], config: DestinationConfig) -> HttpRequest:
+        body = compact(
+            {
+                "data": [self.server_event(e) for e in events],
+                "test_event_code": config.get("TEST_EVENT_CODE"),
+            }
+        )
+        return self.request(body, config, tuple(e.event_id for e in events))
+
+    def request(
+        self, body: dict[str, Any], config: DestinationConfig, ids: tuple[str, ...]
+    ) -> HttpRequest:
+        version = config.get("API_VERSION", API_VERSION)
+        token = config["ACCESS_TOKEN"]
+        secret = config.get("APP_SECRET")
+        proof = (
+            hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            if secret
+            else None
+        )
+        url = with_query(
+            f"{config.base_url}/{version}/{config['PIXEL_ID']}/events",
+            {"access_token": token, "appsecret_proof": proof},
+        )
+        return HttpRequest("POST", url, JSON_HEADERS, json_body(body), ids, config.secrets)
+
+    def test_request(self, config: DestinationConfig) -> HttpRequest:
+        code = config.get("TEST_EVENT_CODE")
+        if not code:
+            raise ConfigError("set CONVTRACK_META_TEST_EVENT_CODE (Events Manager > Test events)")
+        probe = ForwardEvent(
+            event_id="convtrack-test",
+            event_name="PageView",
+            occurred_at=datetime.now(UTC),
+            source="system_generated",
+            user_data={"external_id": hashlib.sha256(b"convtrack-test").hexdigest()},
+        )
+        body = {"data": [self.server_event(probe)], "test_event_code": code}
+        return self.request(body, config, (probe.event_id,))
+
+    def classify(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        request: HttpRequest | None = None,
+    ) -> Outcome:
+        outcome = super().classify(status, headers, body, request)
+        if outcome.status == "dead" and graph_error(body).get("is_transient") is True:
+            secrets = request.secrets if request else ()
+            return Outcome(
+                "retry", status, None, excerpt(self.error_message(status, body), secrets)
+            )
+        return outcome
+
+    def error_message(self, status: int, body: bytes) -> str:
+        if status < 300:
+            return ""
+        error = graph_error(body)
+        if not error:
+            return body.decode("utf-8", "replace")
+        parts = [error.get("type"), error.get("code"), error.get("error_subcode")]
+        head = " ".join(str(p) for p in parts if p is not None)
+        text = error.get("error_user_msg") or error.get("message") or ""
+        return f"{head}: {text}" if head else str(text)
+
+
+def graph_error(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, dict) else {}

@@ -1,0 +1,52 @@
+"""What the outbox stores and hands out: claimed jobs and the result of an attempt.
+
+Plain dataclasses, so they travel between the store process and the server unchanged.
+See migration 0011_outbox and docs/destinations.md ("Operating the outbox").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+JobStatus = Literal["pending", "inflight", "delivered", "dead"]
+STATUSES: tuple[str, ...] = ("pending", "inflight", "delivered", "dead")
+#: what an attempt came to (a delivery_log row's outcome)
+AttemptOutcome = Literal["delivered", "retry", "dead"]
+# One delivery job as the transient ``Event.deliveries`` names it:
+# (destination, conversion, platform event).
+DeliveryJob = tuple[str, str, str]
+
+
+def job_id(event_id: str, destination: str) -> str:
+    """One job per event and destination, ever: what makes a replay unable to send twice."""
+    return f"{event_id}:{destination}"
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job leased to a worker, with the stored event it delivers (None: no longer stored)."""
+
+    job_id: str
+    event_id: str
+    destination: str
+    conversion: str
+    platform_event: str
+    attempts: int  # including this one
+    created_at: datetime
+    event: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt at one job came to; ``next_attempt_at`` is set for a retry."""
+
+    job_id: str
+    event_id: str
+    outcome: AttemptOutcome
+    attempt: int
+    next_attempt_at: datetime | None = None
+    http_status: int | None = None
+    latency_ms: float | None = None
+    excerpt: str = ""

@@ -1,0 +1,59 @@
+"""The exact requests sent to each platform, compared with reviewed snapshots.
+
+Regenerate with ``CONVTRACK_UPDATE_SNAPSHOTS=1 pytest tests/forward/test_snapshots.py`` and review
+the diff against the specs before committing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convtrack.forward import HttpRequest, get
+from forward.samples import FIXED, FIXED_NOW, PLATFORMS, purchase
+from forward.validators import ENV
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+#: the webhook signs its timestamp, so both change with the clock (test_webhook pins them)
+VOLATILE_HEADERS = {"X-Convtrack-Timestamp", "X-Convtrack-Signature"}
+
+
+def env_for(platform: str) -> dict[str, str]:
+    prefix = f"CONVTRACK_{platform.upper()}_"
+    values = {**ENV[platform]}
+    if platform == "webhook":
+        values["URL"] = "https://hooks.example.com/convtrack"
+    return {prefix + k: v for k, v in values.items()}
+
+
+def normalised(request: HttpRequest) -> dict[str, Any]:
+    headers = {
+        k: ("<volatile>" if k in VOLATILE_HEADERS else v)
+        for k, v in sorted(request.headers.items())
+    }
+    return {
+        "method": request.method,
+        "url": request.url,
+        "headers": headers,
+        "event_ids": list(request.event_ids),
+        "body": json.loads(request.body),
+    }
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_payload_matches_snapshot(platform: str) -> None:
+    destination = get(platform)
+    config = destination.config_from_env(env_for(platform))
+    events = [purchase(platform), purchase(platform, FIXED, index=2, value=None, contents=())]
+    requests = destination.build(events, config, now=FIXED_NOW)
+    actual = [normalised(r) for r in requests]
+    path = SNAPSHOTS / f"{platform}.json"
+    if os.environ.get("CONVTRACK_UPDATE_SNAPSHOTS") == "1":
+        path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+        pytest.skip(f"wrote {path.name}: review it against the spec")
+    assert path.exists(), f"no snapshot {path.name}: run with CONVTRACK_UPDATE_SNAPSHOTS=1"
+    assert actual == json.loads(path.read_text())

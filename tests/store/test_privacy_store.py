@@ -1,0 +1,259 @@
+"""Rights and retention in the store: erase with tombstones, person data, purge, raw-IP expiry."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+
+from convtrack.events import Context, Event, HashedIds, Rejected
+from convtrack.identity import GraphRows
+from convtrack.privacy.erase import erase
+from convtrack.privacy.export import export
+from convtrack.privacy.retention import Retention, purge
+from convtrack.store import EventStore
+from convtrack.store.base import Person
+from convtrack.store.process import StoreProcess
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+EMAIL = "ann@example.com"
+EMAIL_SHA = hashlib.sha256(EMAIL.encode()).hexdigest()
+ANN = ("ann-laptop", "ann-phone", "ann-user", EMAIL_SHA)
+BOB = ("bob-laptop", "bob-user")
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def ann_and_bob(store: EventStore, make: Callable[..., Event]) -> None:
+    """Ann: two devices stitched by her user id and email; Bob: one device. Each has events,
+    a quarantined payload, identity rows and a conversion credit."""
+    store.append(
+        [
+            make(
+                "a1",
+                anonymous_id="ann-laptop",
+                user_id="ann-user",
+                context=Context(ip="203.0.113.7"),
+            ),
+            make("a2", anonymous_id="ann-phone", hashed=HashedIds(email_sha256=EMAIL_SHA)),
+            make(
+                "b1",
+                anonymous_id="bob-laptop",
+                user_id="bob-user",
+                context=Context(ip="198.51.100.9"),
+            ),
+        ],
+        [
+            reject("ra", {"anonymous_id": "ann-phone", "event_name": "Bad Name"}),
+            reject("rb", {"anonymous_id": "bob-laptop", "event_name": "Bad Name"}),
+            reject("re", {"identifiers": {"email_sha256": EMAIL_SHA}, "event_name": "x y"}),
+        ],
+    )
+    ann, bob = "person:ann", "person:bob"
+    rows = GraphRows(
+        identifiers=[
+            ("anonymous_id", "ann-laptop", ann, 0), ("user_id", "ann-user", ann, 1),
+            ("anonymous_id", "ann-phone", ann, 2), ("email_sha256", EMAIL_SHA, ann, 3),
+            ("anonymous_id", "bob-laptop", bob, 4), ("user_id", "bob-user", bob, 5),
+        ],
+        merges=[(ann, "person:ann2", "email_sha256", EMAIL_SHA, "a2", T0)],
+        refused=[],
+    )  # fmt: skip
+    store.replace_identity(rows, [("ann-laptop", ann), ("ann-phone", ann), ("bob-laptop", bob)])
+    for event_id in ("a1", "b1"):
+        credit(store, event_id)
+
+
+def reject(reject_id: str, payload: dict[str, Any]) -> Rejected:
+    return Rejected(
+        reject_id=reject_id, received_at=T0, source="server",
+        payload=msgspec.json.encode(payload).decode(), reasons=[{"reason": "bad"}],
+        ip="203.0.113.7",
+    )  # fmt: skip
+
+
+def credit(store: EventStore, event_id: str) -> None:
+    from convtrack.store.base import CreditsJob
+
+    sql = (
+        "SELECT ? || chr(31) || 'purchase' AS conversion_key, ? AS event_id,"
+        " 'purchase' AS conversion, CAST(? AS TIMESTAMPTZ) AS converted_at, ? AS model,"
+        " ? AS touch_id, CAST(? AS TIMESTAMPTZ) AS touch_at, 'click' AS kind, 0 AS position,"
+        " 1 AS touches, 'direct' AS channel, '' AS source, '' AS medium, '' AS campaign,"
+        " '' AS ad, 1.0 AS credit, NULL AS value_credit, NULL AS currency"
+    )
+    params = [event_id, event_id, T0, f"last_{event_id}", event_id, T0]
+    store.save_credits(CreditsJob(sql, params, None, [f"last_{event_id}"], None, None))
+
+
+def mentions(store: EventStore, values: tuple[str, ...]) -> dict[str, int]:
+    """Rows of every table whose text mentions one of ``values`` (a generic scan)."""
+    tables = store.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+    ).rows
+    found = {}
+    for (table,) in tables:
+        n = store.query(
+            f'SELECT count(*) FROM "{table}" t WHERE list_has_any(?, '  # noqa: S608
+            "regexp_extract_all(CAST(t AS VARCHAR), '[A-Za-z0-9_.@-]+'))",
+            [list(values)],
+        ).rows[0][0]
+        if n:
+            found[table] = n
+    return found
+
+
+def test_erase_deletes_the_whole_person_and_only_them(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    ann_and_bob(store, event)
+    assert mentions(store, ANN)  # the scan sees Ann before
+    before_bob = mentions(store, BOB)
+
+    done = erase(store, "email", " Ann@Example.com ")
+
+    assert done["deleted"]["events"] == 2 and done["deleted"]["quarantine"] == 2
+    assert done["deleted"]["conversion_credits"] == 1
+    assert done["deleted"]["identity_identifiers"] == 4
+    assert mentions(store, (*ANN[:3], EMAIL)) == {}
+    # A hashed kind's tombstone is its hash (as the brief for tombstones says): only there.
+    assert set(mentions(store, (EMAIL_SHA,))) == {"privacy_tombstones", "privacy_erasures"}
+    assert mentions(store, BOB) == before_bob
+    assert store.query("SELECT event_id FROM events").rows == [("b1",)]
+
+
+def test_tombstones_hold_no_raw_value_and_drop_later_events(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    ann_and_bob(store, event)
+    erase(store, "user_id", "ann-user")
+    tombstones = store.query("SELECT hash, kind FROM privacy_tombstones ORDER BY ALL").rows
+    assert sorted(h for h, _ in tombstones) == sorted(
+        [sha("anonymous_id:ann-laptop"), sha("anonymous_id:ann-phone"), sha("user_id:ann-user"),
+         EMAIL_SHA]
+    )  # fmt: skip
+    log = store.query("SELECT requested, CAST(hashes AS VARCHAR) FROM privacy_erasures").rows
+    assert log[0][0] == "user_id" and "ann-" not in log[0][1]
+
+    new = store.append(
+        [
+            event("late1", anonymous_id="ann-phone"),  # the same device
+            event("late2", anonymous_id="new-tablet", hashed=HashedIds(email_sha256=EMAIL_SHA)),
+            event("late3", anonymous_id="bob-laptop"),
+        ],
+        [reject("late-r", {"anonymous_id": "ann-laptop"})],
+    )
+    assert new == 1
+    assert store.query("SELECT event_id FROM events ORDER BY 1").rows == [("b1",), ("late3",)]
+    assert store.query("SELECT count(*) FROM quarantine WHERE reject_id = 'late-r'").rows == [(0,)]
+
+
+def test_tombstones_survive_a_reopen(
+    open_migrated: Callable[[], EventStore], event: Callable[..., Event]
+) -> None:
+    store = open_migrated()
+    ann_and_bob(store, event)
+    erase(store, "anonymous_id", "ann-laptop")
+    store.close()
+    store = open_migrated()
+    assert store.append([event("late", anonymous_id="ann-laptop")]) == 0
+    assert store.count_events() == 1
+
+
+def test_an_unknown_identifier_erases_itself_alone(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    store.append([event("x1", anonymous_id="loner"), event("x2", anonymous_id="other")])
+    done = erase(store, "anonymous_id", "loner", dry_run=True)
+    assert done["deleted"]["events"] == 1 and store.count_events() == 2  # dry run: counted
+    assert erase(store, "anonymous_id", "loner")["deleted"]["events"] == 1
+    assert store.query("SELECT event_id FROM events").rows == [("x2",)]
+
+
+def test_export_holds_the_person_and_nobody_else(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    ann_and_bob(store, event)
+    doc = export(store, "anonymous_id", "ann-phone")
+    text = msgspec.json.encode(doc).decode()
+    assert {e["event_id"] for e in doc["tables"]["events"]} == {"a1", "a2"}
+    assert {r["reject_id"] for r in doc["tables"]["quarantine"]} == {"ra", "re"}
+    assert len(doc["tables"]["identity_merges"]) == 1
+    assert [c["event_id"] for c in doc["tables"]["conversion_credits"]] == ["a1"]
+    assert {"kind": "email_sha256", "value": EMAIL_SHA} in doc["identifiers"]
+    assert len(doc["consent"]) == 2
+    assert "bob" not in text and EMAIL not in text
+
+
+def test_purge_deletes_only_rows_past_retention(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    old, recent = T0 - timedelta(days=40), T0 - timedelta(days=5)
+    store.append(
+        [event("old", received_at=old), event("recent", received_at=recent)],
+        [
+            Rejected("r-old", old, "server", "{}", []),
+            Rejected("r-new", recent, "server", "{}", []),
+        ],
+    )
+    credit(store, "old")
+    policy = Retention(days=30)
+    dry = purge(store, policy, now=T0, dry_run=True)
+    assert dry["purged"]["events"] == 1 and store.count_events() == 2
+    done = purge(store, policy, now=T0)
+    assert done["purged"]["events"] == 1 and done["purged"]["quarantine"] == 1
+    assert store.query("SELECT event_id FROM events").rows == [("recent",)]
+    assert store.query("SELECT reject_id FROM quarantine").rows == [("r-new",)]
+    assert store.query("SELECT count(*) FROM conversion_credits").rows == [(1,)]  # aggregates
+
+
+def test_raw_ips_expire_only_in_old_rows(store: EventStore, event: Callable[..., Event]) -> None:
+    old, recent = T0 - timedelta(hours=30), T0 - timedelta(hours=2)
+    store.append(
+        [
+            event("old4", received_at=old, context=Context(ip="203.0.113.77")),
+            event("old6", received_at=old, context=Context(ip="2001:db8:1234:5678::1")),
+            event("old-bad", received_at=old, context=Context(ip="not-an-ip")),
+            event("new4", received_at=recent, context=Context(ip="203.0.113.77")),
+        ],
+        [Rejected("r-old", old, "server", "{}", [], ip="198.51.100.23")],
+    )
+    done = purge(store, Retention(raw_ip_hours=24), now=T0)
+    assert done["raw_ips"]["events"] == 3 and done["raw_ips"]["quarantine"] == 1
+    ips = dict(store.query("SELECT event_id, ip FROM events").rows)
+    assert ips == {
+        "old4": "203.0.113.0", "old6": "2001:db8:1234::", "old-bad": None,
+        "new4": "203.0.113.77",
+    }  # fmt: skip
+    assert store.query("SELECT ip FROM quarantine").rows == [("198.51.100.0",)]
+    again = purge(store, Retention(raw_ip_hours=24), now=T0)  # idempotent: nothing left to do
+    assert again["raw_ips"]["distinct_ips"] == 0
+
+
+@pytest.fixture
+def process(store_url: str) -> Iterator[StoreProcess]:
+    proc = StoreProcess(store_url, {}, queue_max_events=10)
+    proc.store.migrate()
+    yield proc
+    proc.stop()
+
+
+def test_the_store_process_forwards_rights_and_retention(
+    process: StoreProcess, event: Callable[..., Event]
+) -> None:
+    store = process.store
+    store.append([event("p1", anonymous_id="gone", context=Context(ip="203.0.113.5"))])
+    person = Person((("anonymous_id", "gone"),), (), "anonymous_id")
+    assert [r["event_id"] for r in store.person_data(person)["events"]] == ["p1"]
+    assert store.raw_ips(T0 + timedelta(days=1)) == ["203.0.113.5"]
+    assert store.replace_ips(T0 + timedelta(days=1), {"203.0.113.5": "203.0.113.0"})["events"] == 1
+    assert store.erase_person(person, True)["events"] == 1
+    assert store.erase_person(person)["events"] == 1
+    assert store.append([event("p2", anonymous_id="gone")]) == 0
+    assert store.purge_before(T0 + timedelta(days=1)) == {"events": 0, "quarantine": 0}
