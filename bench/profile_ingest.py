@@ -5,9 +5,10 @@ is timed on its own, on the same realistic event mix as bench/ingest_batch.py:
 
   decode      convtrack.collect.parse.decode_body (msgspec, whole batch)
   to_event    convtrack.collect.parse.to_event per event (checks + canonical Event)
-  hash        convtrack.enrich.pii.hash_identifiers per event
+  consent     convtrack.enrich.privacy.ConsentGate.apply per event (decision, PII hashes)
   to_arrow    convtrack.store.arrow.to_arrow (split into Python extraction and pa.array)
-  insert      DuckDBStore.append from the prebuilt Arrow table (one committed transaction)
+  insert      DuckDBStore.append from the prebuilt Arrow table (one committed transaction),
+              of which (stitching) is the identity graph kept at ingest (Stitching.observe)
 
 Then the writer's cost per event by commit size (``DuckDBStore.append``, build + insert, one
 transaction per commit): the group-commit writer merges concurrent requests, and every commit
@@ -29,6 +30,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -37,12 +39,13 @@ from _common import emit, environment, prepared_objects
 from _store import prebuilt_arrow
 from convtrack.collect.parse import Origin, decode_body, to_event
 from convtrack.config import Settings
-from convtrack.enrich.pii import hash_identifiers
+from convtrack.enrich.privacy import ConsentGate
 from convtrack.events import Event
-from convtrack.store.arrow import COLUMNS, SCHEMA, to_arrow
+from convtrack.store import duckdb_identity
+from convtrack.store.arrow import COLUMNS, SCHEMA, column_values, to_arrow
 from convtrack.store.duckdb_store import DuckDBStore
 
-STEPS = ("decode", "to_event", "hash", "to_arrow", "insert")
+STEPS = ("decode", "to_event", "consent", "to_arrow", "insert")
 SWEEP_SIZES = (50, 200, 1000, 3000, 10_000)
 
 
@@ -57,7 +60,33 @@ def origin() -> Origin:
     )
 
 
-def run_batch(body: bytes, store: DuckDBStore, settings: Settings) -> dict[str, float]:
+class StitchingClock:
+    """Times ``Stitching.observe`` (inside ``DuckDBStore.append``) through the real code."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._observe = duckdb_identity.Stitching.observe
+
+    def __enter__(self) -> StitchingClock:
+        clock, observe = self, self._observe
+
+        def timed(stitching: duckdb_identity.Stitching, *args: Any) -> None:
+            started = time.perf_counter()
+            try:
+                observe(stitching, *args)
+            finally:
+                clock.seconds += time.perf_counter() - started
+
+        duckdb_identity.Stitching.observe = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        duckdb_identity.Stitching.observe = self._observe  # type: ignore[method-assign]
+
+
+def run_batch(
+    body: bytes, store: DuckDBStore, settings: Settings, gate: ConsentGate
+) -> dict[str, float]:
     """One batch through every step; returns seconds per step (plus the to_arrow split)."""
     max_future = timedelta(seconds=settings.max_future_seconds)
     currency = settings.default_currency
@@ -70,15 +99,15 @@ def run_batch(body: bytes, store: DuckDBStore, settings: Settings) -> dict[str, 
         for i, item in enumerate(items)
     ]
     t2 = time.perf_counter()
-    events = [hash_identifiers(e) for e in checked if isinstance(e, Event)]
+    events = [e for e in checked if isinstance(e, Event) and gate.apply(e, None) is not None]
     t3 = time.perf_counter()
     table = to_arrow(events)
     t4 = time.perf_counter()
-    with prebuilt_arrow([table]):
+    with prebuilt_arrow([table]), StitchingClock() as stitching:
         store.append(events)
     t5 = time.perf_counter()
     # to_arrow again, split: Python-side value extraction vs Arrow conversion.
-    columns = [[get(e) for e in events] for _, _, get in COLUMNS]
+    columns = column_values(events)
     t6 = time.perf_counter()
     arrays = [pa.array(col, type=typ) for col, (_, typ, _) in zip(columns, COLUMNS, strict=True)]
     pa.Table.from_arrays(arrays, schema=SCHEMA)
@@ -88,9 +117,10 @@ def run_batch(body: bytes, store: DuckDBStore, settings: Settings) -> dict[str, 
     return {
         "decode": t1 - t0,
         "to_event": t2 - t1,
-        "hash": t3 - t2,
+        "consent": t3 - t2,
         "to_arrow": t4 - t3,
         "insert": t5 - t4,
+        "stitching": stitching.seconds,
         "arrow_extract": t6 - t5,
         "arrow_convert": t7 - t6,
     }
@@ -159,12 +189,13 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="convtrack-prof-"))
     store = DuckDBStore(f"duckdb://{tmp}/profile.duckdb")
     store.migrate()
+    gate = ConsentGate(settings)
     for body in bodies[: args.warmup]:
-        run_batch(body, store, settings)
+        run_batch(body, store, settings, gate)
     timed = bodies[args.warmup :]
     per_step: dict[str, list[float]] = {}
     for body in timed:
-        for step, seconds in run_batch(body, store, settings).items():
+        for step, seconds in run_batch(body, store, settings, gate).items():
             per_step.setdefault(step, []).append(seconds)
 
     n = args.batch
@@ -175,7 +206,7 @@ def main() -> int:
     )
     print(f"{'step':<16}{'mean ms':>9}{'p50 ms':>9}{'max ms':>9}{'us/event':>10}{'share':>8}")
     steps_out = {}
-    for step in (*STEPS, "arrow_extract", "arrow_convert"):
+    for step in (*STEPS, "stitching", "arrow_extract", "arrow_convert"):
         values = per_step[step]
         mean_ms = statistics.mean(values) * 1000
         label = step if step in STEPS else f"  ({step})"
@@ -201,7 +232,7 @@ def main() -> int:
         profiler = cProfile.Profile()
         profiler.enable()
         for body in timed:
-            run_batch(body, store, settings)
+            run_batch(body, store, settings, gate)
         profiler.disable()
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.cprofile)

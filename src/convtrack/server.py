@@ -17,12 +17,16 @@ from typing import Any
 from convtrack import __version__
 from convtrack.asgi import Handler, Receive, Scope, Send, send_error, send_json
 from convtrack.collect.auth import KeyRing
+from convtrack.collect.ecapi import PATH as ECAPI_PATH
+from convtrack.collect.ecapi import EcapiEndpoint
 from convtrack.collect.events_api import EventsEndpoint
 from convtrack.collect.pixel import PixelEndpoint
+from convtrack.collect.segment import SegmentEndpoint
 from convtrack.config import Settings, load_settings
 from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
 from convtrack.forward import enabled as forward_enabled
+from convtrack.forward import service as forward_service
 from convtrack.forward.enabled import Enabled
 from convtrack.forward.policy import WorkerOptions
 from convtrack.forward.routing import Router
@@ -102,6 +106,8 @@ class Runtime:
             "/v1/events": events,
             "/p.gif": pixel,
             "/p": pixel,
+            **SegmentEndpoint(events.pipeline, self.keys).routes(),
+            ECAPI_PATH: EcapiEndpoint(events.pipeline, self.keys),
             "/t.js": TagScript.load(),
             "/v1/reports/attribution": attribution,
             "/v1/reports/attribution/credits": attribution,
@@ -157,6 +163,7 @@ class Runtime:
             "last_commit_ms": round(s.last_commit_ms, 3),
             "events_by_source": dict(s.by_source),
             "pixel_dropped": dict(self.pixel.dropped),
+            "forwarding": forward_service.status(self.store, self.settings),
         }
 
     async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -219,3 +219,33 @@ def test_enabled_destinations_are_checked_at_start_up() -> None:
     with pytest.raises(ConfigError, match="unknown nosuch"):
         configure(load_settings(env={"CONVTRACK_DESTINATIONS": "nosuch"}), {})
     assert configure(load_settings(env={}), {}) == {}  # nothing listed: nothing enabled
+
+
+def test_requests_sent_before_a_build_failure_are_recorded(
+    store: EventStore, fake_platform: Callable[[str], FakePlatform]
+) -> None:
+    """Each request goes out as soon as it is built: if building a later one fails, those
+    already sent are still recorded as delivered and the round fails as before."""
+    fake = fake_platform("webhook")
+    webhook = get("webhook")
+    first = type(webhook).build_batch
+
+    class BreaksOnSecond(type(webhook)):  # type: ignore[misc]
+        def build_batch(self, events: Any, config: Any) -> Any:
+            if events[0].event_id != "a":
+                raise RuntimeError("boom")
+            return first(self, events, config)
+
+    store.append(routed(stored_purchase("a"), stored_purchase("b"), names=("webhook",)))
+    config = webhook.config_from_env({**fake.env(), "CONVTRACK_WEBHOOK_MAX_BATCH": "1"})
+
+    async def run() -> bool:
+        async with httpx.AsyncClient(trust_env=False) as client:
+            worker = DestinationWorker(store, Enabled(BreaksOnSecond(), config), FAST, client)
+            return await worker.step()
+
+    with pytest.raises(RuntimeError, match="boom"):
+        asyncio.run(run())
+    found = jobs(store, "webhook")
+    assert found["a"]["status"] == "delivered"
+    assert found["b"]["status"] == "inflight"  # back when its lease runs out, as before

@@ -66,6 +66,15 @@ def person(store: EventStore, anonymous_id: str) -> str:
     return str(rows[0][0])
 
 
+def assert_keys_unique(store: EventStore) -> None:
+    """No primary key since migration 0012: the graph itself writes each identifier once."""
+    twice = store.query(
+        "SELECT (SELECT count(*) - count(DISTINCT (kind, value)) FROM identity_identifiers),"
+        " (SELECT count(*) - count(DISTINCT anonymous_id) FROM identity_people)"
+    ).rows
+    assert twice == [(0, 0)]
+
+
 def test_a_login_on_two_devices_is_one_person_after_ingest(store: EventStore) -> None:
     store.append([event(0, "phone"), event(1, "phone", "u1")])
     store.append([event(2, "laptop"), event(3, "laptop", "u1")])
@@ -156,6 +165,7 @@ def test_a_rolled_back_append_leaves_graph_and_tables_in_step(store: EventStore)
         store.append([event(1, "laptop", "u1"), event(2, "tablet", "u1")], [broken])
     assert tables(store) == before and store.count_events() == 1
     store.append([event(3, "laptop", "u1")])  # the graph did not keep the rolled-back events
+    assert_keys_unique(store)
     after = tables(store)
     store.rebuild_identity()
     assert tables(store) == after
@@ -167,8 +177,9 @@ def test_the_graph_carries_on_after_a_reopen(tmp_path: Path) -> None:
     with opened(path) as s:
         s.append([event(0, "phone", "u1"), event(1, "laptop")])
     with opened(path) as s:
-        s.append([event(2, "laptop", "u1")])
+        s.append([event(2, "laptop", "u1"), event(3, "phone"), event(4, "tablet")])
         assert person(s, "laptop") == person(s, "phone")
+        assert_keys_unique(s)
         stitched = tables(s)
         s.rebuild_identity()
         assert tables(s) == stitched
@@ -218,6 +229,7 @@ def test_stitching_at_ingest_equals_a_rebuild(stream, sizes, policy: StitchPolic
                 break
             s.append(events[start : start + size] + events[max(0, start - 1) : start])
             start += size
+        assert_keys_unique(s)
         stitched = tables(s)
         s.rebuild_identity()
         assert tables(s) == stitched

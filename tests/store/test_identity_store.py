@@ -65,6 +65,14 @@ def test_a_failed_replace_keeps_the_stored_graph(store: EventStore) -> None:
     assert stored(store)["identity_identifiers"] == ROWS.identifiers
 
 
+def test_a_replace_with_an_identifier_twice_fails(store: EventStore) -> None:
+    store.replace_identity(ROWS, PEOPLE)
+    twice = GraphRows([*ROWS.identifiers, ("user_id", "u1", "person:2", 2)], [], [])
+    with pytest.raises(Exception, match="(?i)constraint|duplicate"):
+        store.replace_identity(twice, [])
+    assert stored(store)["identity_identifiers"] == ROWS.identifiers
+
+
 @pytest.fixture
 def process(store_url: str) -> Iterator[StoreProcess]:
     proc = StoreProcess(store_url, {}, queue_max_events=10)

@@ -29,7 +29,14 @@ from convtrack.store.outbox_model import STATUSES
 
 LIST_COLUMNS = ["job_id", "destination", "platform_event", "status", "attempts",
                 "next_attempt_at", "last_error"]  # fmt: skip
-DESTINATION_COLUMNS = ["destination", "enabled", "paused_at", *STATUSES, "reason"]
+DESTINATION_COLUMNS = [
+    "destination",
+    "enabled",
+    "paused_at",
+    *STATUSES,
+    "oldest_pending_at",
+    "reason",
+]
 
 
 class OutboxOps(Protocol):

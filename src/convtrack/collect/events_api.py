@@ -2,18 +2,17 @@
 
 Accepts one event or ``{"events": [...]}`` as ``application/json`` or ``text/plain`` (so
 browsers can send without a CORS preflight). Answers only after the accepted events are
-committed. Each event is held to the tracking plan (collect.plan_check). Invalid events are
-quarantined and reported per index; a batch with nothing valid is a 422.
+committed. Each event then goes through the shared ingest pipeline (collect.pipeline: the
+tracking plan, consent, routing, storage). Invalid events are quarantined and reported per
+index; a batch with nothing valid is a 422.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
-
-import msgspec
 
 from convtrack.asgi import (
     Receive,
@@ -27,21 +26,18 @@ from convtrack.asgi import (
 )
 from convtrack.collect.auth import KeyRing, key_from_authorization
 from convtrack.collect.identity import IdentityCookie, mark_gpc, settle_events
-from convtrack.collect.parse import Invalid, Origin, _as_datetime, decode_body, to_event
-from convtrack.collect.plan_check import apply_plan
+from convtrack.collect.parse import Origin, decode_body
+from convtrack.collect.pipeline import Pipeline, quarantine_record
 from convtrack.config import Settings
-from convtrack.enrich.pii import scrub_payload
 from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
-from convtrack.events import Event, EventIn, Rejected
 from convtrack.forward.routing import Router
-from convtrack.ids import new_event_id
 from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
 
 _ACCEPTED_TYPES = (b"application/json", b"text/plain")
 _BEFORE_BODY = frozenset({401, 405, 415})  # refused before the body was read
-_encode = msgspec.json.Encoder().encode
+__all__ = ["EventsEndpoint", "client_ip", "cors_headers", "preflight", "quarantine_record"]
 
 
 def client_ip(scope: Scope, trust_forwarded_for: bool) -> str | None:
@@ -87,11 +83,13 @@ class EventsEndpoint:
     gate: ConsentGate | None = None  # the server passes its one gate; else built here
     router: Router | None = None  # forwarding jobs of the conversions (forward.routing)
     cookie: IdentityCookie | None = field(init=False)
+    pipeline: Pipeline = field(init=False)
 
     def __post_init__(self) -> None:
         self.cookie = IdentityCookie.from_settings(self.settings)
         if self.gate is None:
             self.gate = ConsentGate(self.settings)
+        self.pipeline = Pipeline(self.settings, self.writer, self.plan, self.gate, self.router)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -158,26 +156,22 @@ class EventsEndpoint:
             user_agent=ua.decode("latin-1")[:512] if ua else None,
             received_at=datetime.now(UTC),
         )
-        events, errors, rejected, warnings = self._check(items, origin, batch_sent_at, is_batch)
-        kept = [e for e in events if gate.apply(e, region) is not None]
-        if self.router is not None:  # after consent: the decision gates each destination
-            self.router.route(kept, self.plan.compiled)
-        await self.writer.write(kept, rejected)
-        if rejected and not events:
+        out = await self.pipeline.store(items, origin, region, batch_sent_at, is_batch)
+        if out.rejected and not out.valid:
             raise ConvtrackError(
                 "no_valid_events",
                 "No event in the request was valid; see details (each is kept in quarantine).",
                 422,
-                details=errors,
+                details=out.errors,
             )
         result: dict[str, Any] = {
-            "accepted": len(kept),
-            "rejected": len(rejected),
-            "errors": errors,
-            "warnings": warnings,
+            "accepted": len(out.kept),
+            "rejected": len(out.rejected),
+            "errors": out.errors,
+            "warnings": out.warnings,
         }
-        if len(kept) < len(events):  # valid, but consent allows storing nothing of them
-            result["dropped"] = len(events) - len(kept)
+        if out.dropped:  # valid, but consent allows storing nothing of them
+            result["dropped"] = out.dropped
         if anonymous_id is None or self.cookie is None:
             return 200, result, []
         result["anonymous_id"] = anonymous_id  # the tag keeps a copy (the cookie is HttpOnly)
@@ -187,74 +181,3 @@ class EventsEndpoint:
     def _gate(self) -> ConsentGate:
         assert self.gate is not None  # set in __post_init__
         return self.gate
-
-    def _check(
-        self,
-        items: list[EventIn | Invalid],
-        origin: Origin,
-        batch_sent_at: datetime | int | None,
-        is_batch: bool,
-    ) -> tuple[list[Event], list[dict[str, Any]], list[Rejected], list[dict[str, Any]]]:
-        plan = self.plan.compiled  # one plan for the whole request, even across a reload
-        keep_raw = self.settings.store_raw_pii
-        currency = self.settings.default_currency
-        max_future = timedelta(seconds=self.settings.max_future_seconds)
-        events: list[Event] = []
-        errors: list[dict[str, Any]] = []
-        rejected: list[Rejected] = []
-        warnings: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            index = i if is_batch else None
-            version = None
-            if isinstance(item, Invalid):
-                problems, raw = [item.issue], item.raw
-            else:
-                result = to_event(
-                    index,
-                    item,
-                    origin,
-                    batch_sent_at,
-                    default_currency=currency,
-                    max_future=max_future,
-                )
-                if isinstance(result, Event):
-                    verdict = apply_plan(plan, result, index)
-                    warnings += verdict.warnings
-                    if not verdict.issues:
-                        events.append(result)
-                        continue
-                    problems, version = verdict.issues, plan.version
-                else:
-                    problems = [result]
-                raw = msgspec.to_builtins(item)
-            errors += problems
-            rejected.append(
-                quarantine_record(problems, raw, origin, keep_raw, version, batch_sent_at)
-            )
-        return events, errors, rejected, warnings
-
-
-def quarantine_record(
-    reasons: list[dict[str, Any]],
-    raw: Any,
-    origin: Origin,
-    keep_raw: bool,
-    plan_version: str | None = None,
-    batch_sent_at: datetime | int | None = None,
-) -> Rejected:
-    """The quarantine row: the payload (identifiers hashed) and what replay needs again."""
-    payload = raw if keep_raw else scrub_payload(raw)
-    name = raw.get("event_name") if isinstance(raw, dict) else None
-    return Rejected(
-        reject_id=new_event_id(),
-        received_at=origin.received_at,
-        source=origin.source,
-        payload=_encode(payload).decode(),
-        reasons=reasons,
-        key_id=origin.key_id,
-        plan_version=plan_version,
-        event_name=name[:128] if isinstance(name, str) else None,
-        ip=origin.ip,
-        user_agent=origin.user_agent,
-        batch_sent_at=_as_datetime(batch_sent_at) if batch_sent_at is not None else None,
-    )

@@ -33,8 +33,10 @@ from convtrack.forward.routing import Router
 from convtrack.plan import CompiledPlan
 from convtrack.store.base import EventStore, QuarantineRow
 
-# Sources whose payloads are EventIn-shaped: the events API (server, tag) and the pixel.
-REPLAYABLE = frozenset({"server", "tag", "pixel"})
+# Sources whose payloads are EventIn-shaped: the events API (server, tag), the pixel, and the
+# Segment API (collect.segment keeps a message as mapped to EventIn fields).
+REPLAYABLE = frozenset({"server", "tag", "pixel", "segment"})
+_LOOSE = frozenset({"pixel", "segment"})  # their values were converted leniently at ingest
 # Namespace of the ids given to replayed events that were sent without one.
 REPLAY_NAMESPACE = uuid.UUID("6c0a3f0e-5b1d-4f7e-9a53-2f1c2e7d8b90")
 _IDENTIFIERS = frozenset(f.name for f in msgspec.structs.fields(Identifiers))
@@ -137,7 +139,7 @@ def rebuild(row: QuarantineRow, plan: CompiledPlan, options: ReplayOptions) -> E
     if lost:
         return lost
     try:  # pixel values are all strings: convert them the way the pixel does
-        event_in = msgspec.convert(payload, EventIn, strict=source != "pixel")
+        event_in = msgspec.convert(payload, EventIn, strict=source not in _LOOSE)
     except msgspec.ValidationError as exc:
         return [validation_issue(None, exc)]
     if event_in.event_id is None:

@@ -285,17 +285,28 @@ def wire_value(
     return normalize(field, value, platform, region=region)
 
 
+def _rule_sharing(field: str) -> list[tuple[str, str]]:
+    """``(platform, first platform with the same rule)`` for each platform hashing ``field``."""
+    first: dict[int, str] = {}
+    return [
+        (platform, first.setdefault(id(_RULES[platform].get(field)), platform))
+        for platform in PLATFORMS
+        if field in _HASHED[platform]
+    ]
+
+
+_SHARING: Mapping[str, list[tuple[str, str]]] = {field: _rule_sharing(field) for field in FIELDS}
+
+
 def hashed_by_platform(
     field: str, value: str | None, *, region: str | None = None
 ) -> dict[str, str | None]:
     """``hashed`` for every platform that hashes ``field``; each distinct rule runs once."""
     out: dict[str, str | None] = {}
-    done: dict[int, str | None] = {}
-    for platform in PLATFORMS:
-        if field not in _HASHED[platform]:
-            continue
-        rule = id(_RULES[platform].get(field))
-        if rule not in done:
-            done[rule] = hashed(field, value, platform, region=region)
-        out[platform] = done[rule]
+    for platform, same_rule in _SHARING.get(field, ()):
+        out[platform] = (
+            hashed(field, value, platform, region=region)
+            if platform == same_rule
+            else out[same_rule]
+        )
     return out

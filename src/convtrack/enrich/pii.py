@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from typing import Any
 
 from convtrack.enrich.normalize import FIELDS, PLATFORMS, hashed_by_platform, is_hashed, normalize
@@ -91,7 +90,10 @@ def pii_hashes(ids: Identifiers, region: str | None = None) -> dict[str, dict[st
 
 
 def _compact(per_platform: dict[str, str]) -> dict[str, str]:
-    common = Counter(per_platform.values()).most_common(1)[0][0]
+    counts: dict[str, int] = {}
+    for digest in per_platform.values():
+        counts[digest] = counts.get(digest, 0) + 1
+    common = max(counts, key=counts.__getitem__)  # the first seen of the most shared
     return {"*": common} | {p: h for p, h in per_platform.items() if h != common}
 
 

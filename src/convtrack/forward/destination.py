@@ -8,7 +8,7 @@ and out go :class:`HttpRequest` values for the transport to send.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
@@ -158,12 +158,16 @@ class Destination:
         self, sendable: Sequence[ForwardEvent], config: DestinationConfig
     ) -> list[HttpRequest]:
         """Requests for events :meth:`partition` already found sendable (not checked again)."""
+        return list(self.iter_batches(sendable, config))
+
+    def iter_batches(
+        self, sendable: Sequence[ForwardEvent], config: DestinationConfig
+    ) -> Iterator[HttpRequest]:
+        """:meth:`batches` one request at a time (the worker sends each as it is built)."""
         size = self.batch_size(config)
-        return [
-            self.build_batch(group[i : i + size], config)
-            for group in self.group(list(sendable))
-            for i in range(0, len(group), size)
-        ]
+        for group in self.group(list(sendable)):
+            for i in range(0, len(group), size):
+                yield self.build_batch(group[i : i + size], config)
 
     def batch_size(self, config: DestinationConfig) -> int:
         """Events per request: ``max_batch`` unless the config may lower it."""

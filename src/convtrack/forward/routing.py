@@ -7,17 +7,23 @@ enabled destination the conversion maps to gets a job — ``platforms.meta/ga4/t
 every conversion under its plan name — unless consent does not allow that destination. The
 jobs ride on ``Event.deliveries``; the store writes them to its outbox in the transaction that
 stores the event, and only if it does (a duplicate event_id gets none).
+
+An event the plan's ``adjustments[]`` name (a refund, cancellation or restatement of an earlier
+conversion, matched by ``order_id``) gets a job for each enabled destination that conversion
+maps to and that takes that type of adjustment (``Destination.adjustment_types``); its platform
+event is marked as an adjustment (forward.adjustment). Destinations that cannot retract get none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from convtrack.events import Event
+from convtrack.forward.adjustment import encode
 from convtrack.forward.destination import Destination
 from convtrack.plan import CompiledPlan
-from convtrack.plan.model import ConversionDef
+from convtrack.plan.model import AdjustmentDef, ConversionDef
 
 LIFTED = ("value", "currency", "order_id")
 #: a destination's name in the consent decision, where it differs
@@ -31,7 +37,16 @@ def platform_event(conversion: ConversionDef, destination: str) -> str | None:
         return conversion.name
     if destination == "google_dm" and p.google is not None:
         return p.google.conversion_action_id or p.google.destination
-    mapping = {"meta": p.meta, "ga4": p.ga4, "tiktok": p.tiktok}.get(destination)
+    if destination == "linkedin":
+        return p.linkedin.conversion_rule_id if p.linkedin is not None else None
+    mapping = {
+        "meta": p.meta,
+        "ga4": p.ga4,
+        "tiktok": p.tiktok,
+        "snapchat": p.snapchat,
+        "pinterest": p.pinterest,
+        "reddit": p.reddit,
+    }.get(destination)
     return mapping.event if mapping is not None else None
 
 
@@ -64,13 +79,21 @@ class Router:
         if not self.enabled:
             return
         for event in events:
-            conversions = plan.conversions_for(event.event_name, properties_of(event))
-            if conversions:
-                event.deliveries = self.jobs(event, conversions)
+            props = properties_of(event)
+            conversions = plan.conversions_for(event.event_name, props)
+            adjusts = props.get("order_id") is not None  # matched to the original by order id
+            adjustments = plan.adjustments_for(event.event_name, props) if adjusts else []
+            if conversions or adjustments:
+                event.deliveries = self.jobs(event, conversions, adjustments)
 
-    def jobs(self, event: Event, conversions: list[ConversionDef]) -> list[tuple[str, str, str]]:
-        """One job per destination: the first conversion mapped to it (a job is unique per
-        event and destination, so a second conversion of one event goes nowhere twice)."""
+    def jobs(
+        self,
+        event: Event,
+        conversions: list[ConversionDef],
+        adjustments: Sequence[tuple[AdjustmentDef, ConversionDef]] = (),
+    ) -> list[tuple[str, str, str]]:
+        """One job per destination: the first conversion (then adjustment) mapped to it (a job
+        is unique per event and destination, so one event goes nowhere twice)."""
         found: dict[str, tuple[str, str, str]] = {}
         for conversion in conversions:
             for name, destination in self.enabled.items():
@@ -79,4 +102,21 @@ class Router:
                 target = platform_event(conversion, name)
                 if target and consent_allows(event, name, destination):
                     found[name] = (name, conversion.name, target)
+        for adjustment, adjusted in adjustments:
+            self._adjustment_jobs(event, adjustment, adjusted, found)
         return list(found.values())
+
+    def _adjustment_jobs(
+        self,
+        event: Event,
+        adjustment: AdjustmentDef,
+        conversion: ConversionDef,
+        found: dict[str, tuple[str, str, str]],
+    ) -> None:
+        """Jobs for the destinations that would get ``conversion`` and take this adjustment."""
+        for name, destination in self.enabled.items():
+            if name in found or adjustment.type not in destination.adjustment_types:
+                continue
+            target = platform_event(conversion, name)
+            if target and consent_allows(event, name, destination):
+                found[name] = (name, conversion.name, encode(adjustment.type, target))

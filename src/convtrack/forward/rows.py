@@ -17,6 +17,7 @@ import msgspec
 from convtrack.enrich.normalize import PLATFORMS
 from convtrack.enrich.pii import platform_identifiers
 from convtrack.events import CLICK_IDS
+from convtrack.forward.adjustment import decode
 from convtrack.forward.model import ForwardEvent
 
 #: whose hashing rules a destination follows, where its name is not a pii platform
@@ -63,7 +64,9 @@ def aware(moment: datetime) -> datetime:
 
 
 def forward_event(row: Mapping[str, Any], destination: str, platform_event: str) -> ForwardEvent:
-    """The event as ``destination`` gets it, named ``platform_event``."""
+    """The event as ``destination`` gets it, named ``platform_event`` (an adjustment's job
+    names ``<type>:<platform event>``, see forward.adjustment)."""
+    adjustment, platform_event = decode(platform_event)
     props = dict(_json(row.get("properties")) or {})
     if destination == "google_dm":
         props["conversion_action_id"] = platform_event
@@ -78,10 +81,10 @@ def forward_event(row: Mapping[str, Any], destination: str, platform_event: str)
         referrer=row.get("referrer"),
         client_ip=row.get("ip"),
         user_agent=row.get("user_agent"),
-        click_ids={k: row[k] for k in CLICK_IDS if row.get(k)},
+        click_ids={k: v for k in CLICK_IDS if (v := row.get(k))},
         fbc=row.get("fbc"),
         fbp=row.get("fbp"),
-        ttp=props.get("ttp") if isinstance(props.get("ttp"), str) else None,
+        ttp=ttp if isinstance(ttp := props.get("ttp"), str) else None,
         anonymous_id=row.get("anonymous_id"),
         user_id=row.get("user_id"),
         user_data=user_data(row, destination),
@@ -89,6 +92,9 @@ def forward_event(row: Mapping[str, Any], destination: str, platform_event: str)
         currency=row.get("currency"),
         order_id=row.get("order_id"),
         contents=contents(props),
-        consent={k: consent.get(k) for k in _CONSENT if consent.get(k) in ("granted", "denied")},
+        consent={k: v for k in _CONSENT if (v := consent.get(k)) in ("granted", "denied")},
         properties=props,
+        kind="conversion" if adjustment is None else "adjustment",
+        adjustment_type=adjustment,
+        original_order_id=row.get("order_id") if adjustment else None,
     )

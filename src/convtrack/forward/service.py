@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -69,6 +70,29 @@ def destinations(store: EventStore, settings: Settings) -> dict[str, Any]:
         entry = {**empty, "paused_at": None, "reason": None, **stats.get(name, {})}
         rows.append({"destination": name, "enabled": name in enabled, **plain_row(entry)})
     return {"destinations": rows}
+
+
+def status(store: EventStore, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    """The operator's figures per destination (``/v1/admin/status``): jobs pending, inflight,
+    delivered and dead; whether it is paused; the age in seconds of its oldest job not yet
+    delivered (pending or inflight; None when there is none)."""
+    now = now or utcnow()
+    stats = store.outbox_stats()
+    enabled = enabled_names(settings)
+    found: dict[str, Any] = {}
+    for name in enabled + sorted(set(stats) - set(enabled)):
+        entry = stats.get(name, {})
+        oldest = entry.get("oldest_pending_at")
+        found[name] = {
+            "enabled": name in enabled,
+            **{s: int(entry.get(s, 0)) for s in STATUSES},
+            "paused": entry.get("paused_at") is not None,
+            "paused_reason": entry.get("reason"),
+            "oldest_pending_age_seconds": None
+            if oldest is None
+            else round(max(0.0, (now - oldest).total_seconds()), 3),
+        }
+    return found
 
 
 def _known(name: str) -> None:

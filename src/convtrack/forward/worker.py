@@ -116,20 +116,41 @@ class DestinationWorker:
         by_event = {job.event_id: job for job in jobs}
         attempts: list[Attempt] = []
         events: list[ForwardEvent] = []
+        name = self.name
         for job in jobs:
             if job.event is None:
                 attempts.append(_dead(job, GONE))
                 continue
             try:
-                events.append(forward_event(job.event, self.name, job.platform_event))
+                events.append(forward_event(job.event, name, job.platform_event))
             except ValueError as exc:
                 attempts.append(_dead(job, str(exc)))
         destination, config = self.enabled.destination, self.enabled.config
         good, refused = destination.partition(events, config, now)
         attempts += [_dead(by_event[eid], reason) for eid, reason in refused.items()]
-        requests = destination.batches(good, config)  # partitioned above: not checked again
-        outcomes = await asyncio.gather(*(self._send(r) for r in requests))
-        for request, outcome in zip(requests, outcomes, strict=True):
+        # each request goes out as soon as it is built: the platform reads and answers one
+        # while the next is built (partitioned above: not checked again)
+        sent: list[tuple[HttpRequest, asyncio.Task[Outcome]]] = []
+        try:
+            for request in destination.iter_batches(good, config):
+                sent.append((request, asyncio.ensure_future(self._send(request))))
+                await asyncio.sleep(0)  # let it start
+        except Exception:
+            # building failed part-way (a bug): what was sent is still recorded, then the
+            # round fails as before and the rest waits for its lease to run out
+            done = await self._outcomes(sent, by_event)
+            await asyncio.to_thread(self.store.complete_jobs, self.name, done, None)
+            raise
+        return attempts + await self._outcomes(sent, by_event)
+
+    async def _outcomes(
+        self,
+        sent: list[tuple[HttpRequest, asyncio.Task[Outcome]]],
+        by_event: dict[str, ClaimedJob],
+    ) -> list[Attempt]:
+        attempts: list[Attempt] = []
+        for request, task in sent:
+            outcome = await task
             self.failures.note(outcome.status == "retry", self.clock())
             attempts += [self._attempt(by_event[eid], outcome) for eid in request.event_ids]
         return attempts

@@ -81,18 +81,36 @@ class GraphDelta(NamedTuple):
 
 def person_id_for(founder: Identifier) -> str:
     """The id of the person founded by ``founder`` (hashed, so it never equals a raw id)."""
-    kind, value = founder
-    digest = hashlib.sha256(f"{kind}\x1f{value}".encode()).hexdigest()
-    return f"person:{digest[:24]}"
+    return _person_id(_key(*founder))
+
+
+# Inside the graph an identifier is one string, ``kind + "\x1f" + value`` (kinds never hold
+# the separator). Dicts of strings and ints are never tracked by Python's cyclic GC; with
+# ``(kind, value)`` tuples every full collection walked the whole graph, a pause that grew
+# with the number of identifiers stitched (docs/benchmarks.md).
+Key = str
+_SEP = "\x1f"
+
+
+def _key(kind: str, value: str) -> Key:
+    return f"{kind}{_SEP}{value}"
+
+
+def _identifier(key: Key) -> Identifier:
+    kind, _, value = key.partition(_SEP)
+    return kind, value
+
+
+def _person_id(founder: Key) -> str:
+    return f"person:{hashlib.sha256(founder.encode()).hexdigest()[:24]}"
 
 
 @dataclass(slots=True)
 class _Person:
-    """What a union-find root carries: the surviving id and the members."""
+    """What a union-find root of more than one identifier carries (see ``_person``)."""
 
-    person_id: str
     born: int  # first_seen of the founder, the oldest member
-    members: list[Identifier]
+    members: list[Key]
     kinds: dict[str, int]  # members by kind
 
 
@@ -103,36 +121,41 @@ class IdentityGraph:
         self.policy = policy or StitchPolicy()
         self.merges: list[Merge] = []
         self.refused: list[Refusal] = []  # each distinct refusal once, in order
-        self._parent: dict[Identifier, Identifier] = {}
-        self._seen: dict[Identifier, int] = {}
-        self._roots: dict[Identifier, _Person] = {}
-        self._root_of_person: dict[str, Identifier] = {}
+        self._parent: dict[Key, Key] = {}
+        self._seen: dict[Key, int] = {}
+        self._names: dict[Key, str] = {}  # every root's person id
+        # the members of roots with more than one (most persons have one: no object)
+        self._groups: dict[Key, _Person] = {}
+        self._root_of_person: dict[str, Key] = {}
         self._refusal_keys: set[tuple[str, str, str, Identifier]] = set()
         self._next_seen = 0
-        self._added: list[Identifier] = []  # since the last ``mark``
+        self._added: list[Key] = []  # since the last ``mark``
 
     # -- queries ----------------------------------------------------------------------------
 
     def person_of(self, kind: str, value: str) -> str | None:
         """The person id of an identifier, or None if it was never observed."""
-        if (kind, value) not in self._parent:
+        key = _key(kind, value)
+        if key not in self._parent:
             return None
-        return self._roots[self._find((kind, value))].person_id
+        return self._names[self._find(key)]
 
     def members(self, person_id: str) -> tuple[Identifier, ...]:
         """A current person's identifiers, first seen first (empty for an unknown id)."""
         root = self._root_of_person.get(person_id)
         if root is None:
             return ()
-        return tuple(sorted(self._roots[root].members, key=self._seen.__getitem__))
+        group = self._groups.get(root)
+        keys = [root] if group is None else group.members
+        return tuple(_identifier(k) for k in sorted(keys, key=self._seen.__getitem__))
 
     def person_ids(self) -> list[str]:
         """Every current person id, oldest person first."""
-        return [p.person_id for p in sorted(self._roots.values(), key=lambda p: p.born)]
+        return [self._names[root] for root in sorted(self._names, key=self._born)]
 
     def identifiers(self) -> list[Identifier]:
         """Every observed identifier, first seen first."""
-        return list(self._seen)
+        return [_identifier(key) for key in self._seen]
 
     # -- observing --------------------------------------------------------------------------
 
@@ -141,45 +164,66 @@ class IdentityGraph:
     ) -> Observation:
         """Link one event's identifiers; say which person it belongs to and what merged."""
         event = _checked(identifiers)
+        keys = [_key(kind, value) for kind, value in event]
         start = self._next_seen
-        for identifier in event:
-            if identifier not in self._parent:
-                self._add(identifier)
-        if len(event) == 1 or len({self._find(i) for i in event}) == 1:  # nothing to link
-            return Observation(self._roots[self._find(event[0])].person_id)
-        anchor = next((i for i in event if i[0] in self.policy.merge_kinds), event[0])
-        outcomes = [self._link(anchor, i, start, event_id, at) for i in event]
+        for key in keys:
+            if key not in self._parent:
+                self._add(key)
+        if len(keys) == 1 or len({self._find(k) for k in keys}) == 1:  # nothing to link
+            return Observation(self._names[self._find(keys[0])])
+        at_anchor = next((n for n, i in enumerate(event) if i[0] in self.policy.merge_kinds), 0)
+        anchor = keys[at_anchor]
+        outcomes = [
+            self._link(anchor, key, identifier, start, event_id, at)
+            for key, identifier in zip(keys, event, strict=True)
+        ]
         merges = tuple(o for o in outcomes if isinstance(o, Merge))
         refused = tuple(o for o in outcomes if isinstance(o, Refusal))
         self.merges.extend(merges)
         self._record(refused)
-        return Observation(self._roots[self._find(anchor)].person_id, merges, refused)
+        return Observation(self._names[self._find(anchor)], merges, refused)
+
+    def observe_one(self, identifier: Identifier) -> None:
+        """``observe`` of an event with a single identifier, without its ``Observation``.
+
+        Most events carry only an anonymous id: a new one founds a person of its own, a known
+        one changes nothing. For callers that read ``identifier`` from a typed column (a kind
+        of ``KINDS``, a non-empty string): it is not checked again."""
+        key = _key(*identifier)
+        if key not in self._parent:
+            self._add(key)
 
     def _link(
-        self, anchor: Identifier, identifier: Identifier, start: int, event_id: str, at: datetime
+        self,
+        anchor: Key,
+        key: Key,
+        identifier: Identifier,
+        start: int,
+        event_id: str,
+        at: datetime,
     ) -> Merge | Refusal | None:
         """Join ``identifier``'s person to ``anchor``'s if allowed; ``start`` = event's first seq.
 
         A ``Merge`` when two persons that existed before the event became one, a ``Refusal``
         when the policy forbade it, else None (already together, or a new identifier joined).
         """
-        here, there = self._find(anchor), self._find(identifier)
+        here, there = self._find(anchor), self._find(key)
         if here == there:
             return None
-        a, b = self._roots[here], self._roots[there]
-        if identifier[0] not in self.policy.merge_kinds and self._seen[identifier] < start:
-            return Refusal(
-                a.person_id, b.person_id, identifier, KIND_NOT_MERGING, 0, 0, event_id, at
-            )
+        a, b = self._person(here), self._person(there)
+        ids = self._names[here], self._names[there]
+        if identifier[0] not in self.policy.merge_kinds and self._seen[key] < start:
+            return Refusal(*ids, identifier, KIND_NOT_MERGING, 0, 0, event_id, at)
         over = self.policy.over_cap(len(a.members) + len(b.members), a.kinds, b.kinds)
         if over is not None:
             reason, size, cap = over
-            return Refusal(a.person_id, b.person_id, identifier, reason, size, cap, event_id, at)
-        kept, absorbed = (a, b) if a.born < b.born else (b, a)
-        merge = Merge(kept.person_id, absorbed.person_id, identifier, event_id, at)
-        existed = absorbed.born < start
+            return Refusal(*ids, identifier, reason, size, cap, event_id, at)
+        kept, absorbed = ids if a.born < b.born else ids[::-1]
+        merge = None
+        if max(a.born, b.born) < start:  # both existed before the event: a merge to record
+            merge = Merge(kept, absorbed, identifier, event_id, at)
         self._union(here, there)
-        return merge if existed else None
+        return merge
 
     def _record(self, refused: Iterable[Refusal]) -> None:
         for r in refused:
@@ -200,15 +244,10 @@ class IdentityGraph:
     def changes_since(self, mark: Mark) -> GraphDelta:
         """The rows that changed since ``mark`` (cost: the changes, not the graph)."""
         merges = self.merges[mark.merges :]
-        moved = {m.absorbed: self._roots[self._find(m.via)].person_id for m in merges}
+        moved = {m.absorbed: self._names[self._find(_key(*m.via))] for m in merges}
         identifiers = [
-            (
-                kind,
-                value,
-                self._roots[self._find((kind, value))].person_id,
-                self._seen[(kind, value)],
-            )
-            for kind, value in self._added
+            (*_identifier(key), self._names[self._find(key)], self._seen[key])
+            for key in self._added
         ]
         return GraphDelta(
             identifiers,
@@ -223,8 +262,8 @@ class IdentityGraph:
     def to_rows(self) -> GraphRows:
         """The whole state as plain tuples (identifiers first seen first)."""
         identifiers = [
-            (kind, value, self._roots[self._find((kind, value))].person_id, seen)
-            for (kind, value), seen in self._seen.items()
+            (*_identifier(key), self._names[self._find(key)], seen)
+            for key, seen in self._seen.items()
         ]
         merges = [(m.kept, m.absorbed, *m.via, m.event_id, m.at) for m in self.merges]
         refused = [_refusal_row(r) for r in self.refused]
@@ -234,9 +273,9 @@ class IdentityGraph:
     def from_rows(cls, rows: GraphRows, policy: StitchPolicy | None = None) -> IdentityGraph:
         """Rebuild a graph from ``to_rows`` output; it then observes as the original would."""
         graph = cls(policy)
-        groups: dict[str, list[tuple[int, Identifier]]] = {}
+        groups: dict[str, list[tuple[int, Key]]] = {}
         for kind, value, person_id, seen in rows.identifiers:
-            groups.setdefault(person_id, []).append((seen, (kind, value)))
+            groups.setdefault(person_id, []).append((seen, _key(kind, value)))
         for person_id, group in groups.items():
             group.sort()
             graph._restore(person_id, group)
@@ -248,51 +287,66 @@ class IdentityGraph:
         )
         return graph
 
-    def _restore(self, person_id: str, group: list[tuple[int, Identifier]]) -> None:
-        """Add one person whose members are ``(first_seen, identifier)``, oldest first."""
+    def _restore(self, person_id: str, group: list[tuple[int, Key]]) -> None:
+        """Add one person whose members are ``(first_seen, key)``, oldest first."""
         born, root = group[0]
-        members = [identifier for _, identifier in group]
-        for seen, identifier in group:
-            self._seen[identifier] = seen
-            self._parent[identifier] = root
-        kinds = Counter(kind for kind, _ in members)
-        self._roots[root] = _Person(person_id, born, members, dict(kinds))
+        for seen, key in group:
+            self._seen[key] = seen
+            self._parent[key] = root
+        self._names[root] = person_id
+        if len(group) > 1:
+            members = [key for _, key in group]
+            kinds = Counter(key.partition(_SEP)[0] for key in members)
+            self._groups[root] = _Person(born, members, dict(kinds))
         self._root_of_person[person_id] = root
         self._next_seen = max(self._next_seen, group[-1][0] + 1)
 
     # -- union-find -------------------------------------------------------------------------
 
-    def _add(self, identifier: Identifier) -> None:
+    def _add(self, key: Key) -> None:
         seen = self._next_seen
         self._next_seen += 1
-        self._seen[identifier] = seen
-        self._parent[identifier] = identifier
-        self._added.append(identifier)
-        person = _Person(person_id_for(identifier), seen, [identifier], {identifier[0]: 1})
-        self._roots[identifier] = person
-        self._root_of_person[person.person_id] = identifier
+        self._seen[key] = seen
+        self._parent[key] = key
+        self._added.append(key)
+        person_id = self._names[key] = _person_id(key)
+        self._root_of_person[person_id] = key
 
-    def _find(self, identifier: Identifier) -> Identifier:
-        root = identifier
+    def _born(self, root: Key) -> int:
+        group = self._groups.get(root)
+        return self._seen[root] if group is None else group.born
+
+    def _person(self, root: Key) -> _Person:
+        """The root's members, made when a person of one identifier is first linked."""
+        group = self._groups.get(root)
+        if group is None:
+            kinds = {root.partition(_SEP)[0]: 1}
+            group = self._groups[root] = _Person(self._seen[root], [root], kinds)
+        return group
+
+    def _find(self, key: Key) -> Key:
+        root = key
         while self._parent[root] != root:
             root = self._parent[root]
-        while self._parent[identifier] != root:  # path compression
-            self._parent[identifier], identifier = root, self._parent[identifier]
+        while self._parent[key] != root:  # path compression
+            self._parent[key], key = root, self._parent[key]
         return root
 
-    def _union(self, x: Identifier, y: Identifier) -> None:
+    def _union(self, x: Key, y: Key) -> None:
         """Merge two roots: the smaller tree hangs under the larger, the older id survives."""
-        px, py = self._roots[x], self._roots[y]
+        px, py = self._person(x), self._person(y)
         big, small = (x, y) if len(px.members) >= len(py.members) else (y, x)
-        kept, absorbed = (px, py) if px.born < py.born else (py, px)
-        into, gone = self._roots[big], self._roots.pop(small)
+        kept, absorbed = (x, y) if px.born < py.born else (y, x)
+        born, kept_id, absorbed_id = self._born(kept), self._names[kept], self._names[absorbed]
+        into, gone = self._groups[big], self._groups.pop(small)
+        del self._names[small]
         self._parent[small] = big
         into.members.extend(gone.members)
         for kind, n in gone.kinds.items():
             into.kinds[kind] = into.kinds.get(kind, 0) + n
-        into.person_id, into.born = kept.person_id, kept.born
-        del self._root_of_person[absorbed.person_id]
-        self._root_of_person[kept.person_id] = big
+        into.born, self._names[big] = born, kept_id
+        del self._root_of_person[absorbed_id]
+        self._root_of_person[kept_id] = big
 
 
 def _refusal_row(r: Refusal) -> RefusalRow:

@@ -18,7 +18,7 @@ from jsonschema import Draft7Validator
 
 from convtrack.plan.channels import ChannelGrouping, grouping
 from convtrack.plan.filters import Test, where_test
-from convtrack.plan.model import ConversionDef, EventDef, Plan
+from convtrack.plan.model import AdjustmentDef, ConversionDef, EventDef, Plan
 from convtrack.plan.schemas import compile_fast, event_schema, explainer, pointer
 
 Issue = dict[str, str]
@@ -57,6 +57,8 @@ class CompiledPlan:
     names: Mapping[str, str]  # every name and alias → canonical name
     conversions: Mapping[str, tuple[tuple[ConversionDef, Test], ...]]
     channels: ChannelGrouping
+    #: canonical event name → the adjustments it makes (``adjustments[]`` in the plan)
+    adjustments: Mapping[str, tuple[tuple[AdjustmentDef, Test], ...]] = field(default_factory=dict)
 
     @property
     def version(self) -> str:
@@ -109,6 +111,20 @@ class CompiledPlan:
         """The conversions an event (name or alias) with these properties counts as."""
         rules = self.conversions.get(self.names.get(event_name, event_name), ())
         return [conv for conv, test in rules if test(properties)]
+
+    def adjustments_for(
+        self, event_name: str, properties: Mapping[str, Any]
+    ) -> list[tuple[AdjustmentDef, ConversionDef]]:
+        """The adjustments an event makes, each with the conversion it adjusts."""
+        rules = self.adjustments.get(self.names.get(event_name, event_name), ())
+        if not rules:
+            return []
+        by_name = {c.name: c for c in self.plan.conversions}
+        return [
+            (adj, by_name[adj.conversion])
+            for adj, test in rules
+            if adj.conversion in by_name and test(properties)
+        ]
 
 
 _ID_POINTER = {
@@ -171,4 +187,14 @@ def compile_plan(plan: Plan) -> CompiledPlan:
     for c in plan.conversions:
         conversions.setdefault(c.event, []).append((c, where_test(c.where)))
     frozen = {k: tuple(v) for k, v in conversions.items()}
-    return CompiledPlan(plan, events, names, frozen, grouping(plan.channels))
+    adjustments: dict[str, list[tuple[AdjustmentDef, Test]]] = {}
+    for a in plan.adjustments:
+        adjustments.setdefault(a.event, []).append((a, where_test(a.where)))
+    return CompiledPlan(
+        plan,
+        events,
+        names,
+        frozen,
+        grouping(plan.channels),
+        {k: tuple(v) for k, v in adjustments.items()},
+    )

@@ -16,6 +16,7 @@ UnknownPolicy = Literal["accept", "warn", "quarantine"]
 Identifier = Literal["email", "phone", "external_id", "user_id", "anonymous_id"]
 Level = Literal["macro", "micro"]
 Counting = Literal["every", "once_per_person", "once_per_order"]
+AdjustmentType = Literal["refund", "cancel", "restatement"]
 Scalar = str | int | float | bool
 
 IDENTIFIERS: tuple[str, ...] = ("email", "phone", "external_id", "user_id", "anonymous_id")
@@ -96,11 +97,33 @@ class TikTokMapping(Strict):
     event: str
 
 
+class LinkedInMapping(Strict):
+    """A LinkedIn conversion rule (``urn:lla:llaPartnerConversion:{id}``), one per conversion."""
+
+    conversion_rule_id: str
+
+
+class SnapchatMapping(Strict):
+    event: str
+
+
+class PinterestMapping(Strict):
+    event: str
+
+
+class RedditMapping(Strict):
+    event: str
+
+
 class Platforms(Strict):
     meta: MetaMapping | None = None
     google: GoogleMapping | None = None
     ga4: Ga4Mapping | None = None
     tiktok: TikTokMapping | None = None
+    linkedin: LinkedInMapping | None = None
+    snapchat: SnapchatMapping | None = None
+    pinterest: PinterestMapping | None = None
+    reddit: RedditMapping | None = None
 
 
 class ConversionDef(Strict):
@@ -117,6 +140,20 @@ class ConversionDef(Strict):
     counting: Counting = "every"
     windows: Windows = msgspec.field(default_factory=Windows)
     platforms: Platforms = msgspec.field(default_factory=Platforms)
+
+
+class AdjustmentDef(Strict):
+    """An event that refunds, cancels or restates an earlier conversion of the same order.
+
+    Matched to the original by ``order_id``; forwarded to the destinations the conversion maps
+    to that can take this type of adjustment (docs/destinations.md, "Adjustments").
+    """
+
+    event: Name
+    conversion: Name
+    type: AdjustmentType
+    description: str = ""
+    where: dict[str, Condition | Scalar] = {}
 
 
 class ChannelRule(Strict):
@@ -145,4 +182,5 @@ class Plan(Strict):
     unknown_events: UnknownPolicy = "warn"
     events: list[EventDef] = []
     conversions: list[ConversionDef] = []
+    adjustments: list[AdjustmentDef] = []
     channels: Channels = msgspec.field(default_factory=Channels)

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from typing import get_args
 
 from convtrack.currencies import ISO_4217
 from convtrack.events import CLICK_IDS
 from convtrack.plan import hierarchy
 from convtrack.plan.filters import declared
-from convtrack.plan.model import EVENT_TYPES, SOURCES, Condition, ConversionDef, Plan
+from convtrack.plan.model import (
+    EVENT_TYPES,
+    SOURCES,
+    AdjustmentType,
+    Condition,
+    ConversionDef,
+    Plan,
+)
 from convtrack.plan.problems import Finding, suggest
 from convtrack.plan.schemas import event_schema, schema_errors
 
@@ -21,6 +29,20 @@ Rule = Callable[[Plan], Iterator[Finding]]
 MAX_WINDOW_DAYS = 90
 _GA4_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 _GA4_RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
+# specs/more-conversion-apis.md §3.4: the Pinterest Conversions API's event_name values.
+PINTEREST_EVENTS = (
+    "add_to_cart", "checkout", "custom", "lead", "page_visit", "search", "signup",
+    "view_category", "watch_video",
+)  # fmt: skip
+ADJUSTMENT_TYPES = get_args(AdjustmentType)
+
+
+def is_adjustment(platform_event: str) -> bool:
+    """True for names of the form ``refund:…``, ``cancel:…`` or ``restatement:…``."""
+    head, sep, _ = platform_event.partition(":")
+    return bool(sep) and head in ADJUSTMENT_TYPES
+
+
 # specs/tracking-protocols.md §4c: names GA4 reserves for its own automatic events.
 GA4_RESERVED = frozenset(
     [
@@ -198,6 +220,56 @@ def platforms(plan: Plan) -> Iterator[Finding]:
                 yield Finding((*base, "google", "conversion_action_id"), msg)
 
 
+def more_platforms(plan: Plan) -> Iterator[Finding]:
+    """LinkedIn, Pinterest and every platform event name (specs/more-conversion-apis.md §3)."""
+    for i, c in enumerate(plan.conversions):
+        base = ("conversions", i, "platforms")
+        linkedin = c.platforms.linkedin
+        if linkedin is not None and not linkedin.conversion_rule_id.isdigit():
+            msg = f"conversion_rule_id {linkedin.conversion_rule_id!r} must be the numeric rule id"
+            yield Finding((*base, "linkedin", "conversion_rule_id"), msg)
+        pinterest = c.platforms.pinterest
+        if pinterest is not None and pinterest.event not in PINTEREST_EVENTS:
+            hint = suggest(pinterest.event, PINTEREST_EVENTS)
+            msg = f"{pinterest.event!r} is not a Pinterest event name{hint}; known: "
+            yield Finding((*base, "pinterest", "event"), msg + ", ".join(PINTEREST_EVENTS))
+        for key in ("meta", "ga4", "tiktok", "snapchat", "pinterest", "reddit"):
+            mapping = getattr(c.platforms, key)
+            if mapping is not None and is_adjustment(mapping.event):
+                msg = f"{mapping.event!r}: a platform event may not start with '<type>:'"
+                yield Finding((*base, key, "event"), msg + " (that marks adjustment jobs)")
+
+
+def adjustments(plan: Plan) -> Iterator[Finding]:
+    """Each adjustment names a canonical event and a conversion; its paths are declared."""
+    events = {e.name: e for e in plan.events}
+    conversions = {c.name: c for c in plan.conversions}
+    seen: set[tuple[str, str, str]] = set()
+    for i, a in enumerate(plan.adjustments):
+        base = ("adjustments", i)
+        event = events.get(a.event)
+        if event is None:
+            yield Finding((*base, "event"), f"unknown event {a.event!r}{suggest(a.event, events)}")
+        conversion = conversions.get(a.conversion)
+        if conversion is None:
+            hint = suggest(a.conversion, conversions)
+            yield Finding((*base, "conversion"), f"unknown conversion {a.conversion!r}{hint}")
+        elif conversion.event == a.event:
+            msg = f"event {a.event!r} defines the conversion {a.conversion!r}: it cannot adjust it"
+            yield Finding((*base, "event"), msg)
+        key = (a.event, a.conversion, a.type)
+        if key in seen:
+            yield Finding(base, f"duplicate adjustment {a.type} of {a.conversion!r} by {a.event!r}")
+        seen.add(key)
+        for prop, cond in a.where.items():
+            path = (*base, "where", prop)
+            if event is not None and not declared(event.properties, prop):
+                msg = f"event {a.event!r} declares no property {prop!r}"
+                yield Finding(path, msg + suggest(prop, event.properties), at_key=True)
+            elif isinstance(cond, Condition) and cond == Condition():
+                yield Finding(path, "empty condition matches anything")
+
+
 def channels(plan: Plan) -> Iterator[Finding]:
     for i, rule in enumerate(plan.channels.rules):
         base = ("channels", "rules", i)
@@ -218,5 +290,5 @@ def channels(plan: Plan) -> Iterator[Finding]:
 
 RULES: tuple[Rule, ...] = (
     duplicate_names, event_fields, property_schemas, references, conditions,
-    categories, currencies, windows, platforms, channels,
+    categories, currencies, windows, platforms, more_platforms, adjustments, channels,
 )  # fmt: skip

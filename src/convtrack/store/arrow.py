@@ -75,6 +75,37 @@ JSON_COLUMNS = frozenset({"pii_raw", "consent", "pii_hashed", "consent_decision"
 SCHEMA = pa.schema([(name, typ) for name, typ, _ in COLUMNS])
 
 
+# Dicts shared by many events (enrich.privacy gives every event with the same consent
+# signals and region one decision record): ``column_values`` encodes each once per batch.
+_SHARED_JSON: dict[str, Extractor] = {"consent_decision": _get("consent_decision")}
+
+
+def _dump_shared(values: list[Any]) -> list[str | None]:
+    texts: dict[int, str | None] = {}  # by id: every value stays alive until we return
+    out = []
+    for value in values:
+        key = id(value)
+        if key not in texts:
+            texts[key] = _dump(value)
+        out.append(texts[key])
+    return out
+
+
+def column_values(events: Sequence[Event]) -> list[list[Any]]:
+    """Each column's values, in ``COLUMNS`` order: what its extractors give, with each
+    shared JSON object encoded once (the first half of ``to_arrow``)."""
+    columns = []
+    for name, _, get in COLUMNS:
+        shared = _SHARED_JSON.get(name)
+        columns.append(
+            _dump_shared(list(map(shared, events))) if shared else list(map(get, events))
+        )
+    return columns
+
+
 def to_arrow(events: Sequence[Event]) -> pa.Table:
-    arrays = [pa.array(list(map(get, events)), type=typ) for _, typ, get in COLUMNS]
+    arrays = [
+        pa.array(values, type=typ)
+        for values, typ in zip(column_values(events), SCHEMA.types, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=SCHEMA)

@@ -1,6 +1,6 @@
 """``EventStore``: the interface every backend implements, and ``open_store(url)``.
 
-Backends are chosen by URL scheme (``duckdb:///path.duckdb``; ``postgresql://…`` later).
+Backends are chosen by URL scheme (``duckdb:///path.duckdb``, ``postgresql://…``).
 Engine-specific SQL stays inside each backend.
 """
 
@@ -297,8 +297,13 @@ def open_store(url: str, *, read_only: bool = False) -> EventStore:
         from convtrack.store.duckdb_store import DuckDBStore
 
         return DuckDBStore(url, read_only=read_only)
+    if scheme in ("postgresql", "postgres"):
+        from convtrack.store.postgres import PostgresStore
+
+        return PostgresStore(url, read_only=read_only)
     raise ConvtrackError(
         "unsupported_store",
-        f"Unknown store URL scheme {scheme!r}; use duckdb:///path/to/file.duckdb.",
+        f"Unknown store URL scheme {scheme!r}; use duckdb:///path/to/file.duckdb"
+        " or postgresql://user@host:port/database.",
         status=500,
     )

@@ -4,15 +4,18 @@
 transaction, stitches the events that transaction inserted and writes the delta; ``replace``
 and ``rebuild`` rewrite the four ``identity_*`` tables whole. The caller (``DuckDBStore``)
 holds the writer's lock and the transaction; rows go in as one Arrow batch per table. See
-migration 0007_identity.
+migration 0007_identity; 0012 drops the two primary keys (the graph keeps identifiers unique).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -67,7 +70,10 @@ def replace(
 ) -> None:
     """Delete every identity row and insert the given ones, inside the caller's transaction.
 
-    The caller calls ``release`` once the transaction is over."""
+    The caller calls ``release`` once the transaction is over. The tables have no primary
+    key (migration 0012): a key given twice fails here instead."""
+    _check_unique("identity_identifiers", [(kind, value) for kind, value, *_ in rows.identifiers])
+    _check_unique("identity_people", [anonymous_id for anonymous_id, _ in people])
     batches = {
         "identity_people": people,
         "identity_identifiers": rows.identifiers,
@@ -77,6 +83,12 @@ def replace(
     for name, table_rows in batches.items():
         con.execute(f"DELETE FROM {name}")  # noqa: S608
         _insert(con, name, table_rows)
+
+
+def _check_unique(table: str, keys: Sequence[Any]) -> None:
+    if len(set(keys)) < len(keys):
+        twice = next(key for key, n in Counter(keys).items() if n > 1)
+        raise ValueError(f"duplicate key {twice!r} for {table}: an identifier has one person")
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, stitching: Stitching) -> dict[str, int]:
@@ -142,14 +154,15 @@ class Stitching:
         """Stitch the inserted events (ordered as a rebuild orders them) and write the delta."""
         if not self.at_ingest or inserted is None or not inserted.num_rows:
             return
-        events = _identified(inserted)
-        if not events:
+        found = _identified(inserted)
+        if found is None:
             return
-        from convtrack.identity.rebuild import stitch
+        from convtrack.identity.rebuild import stitch_columns
 
         graph = self._load(con)
         mark = graph.mark()
-        stitch(events, graph)
+        columns, event = found
+        stitch_columns(columns, graph, event)
         write_delta(con, graph.changes_since(mark))
 
     def _load(self, con: duckdb.DuckDBPyConnection) -> IdentityGraph:
@@ -169,18 +182,28 @@ def _fetch(con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]) -> 
     return con.execute(f"SELECT {columns} FROM {table}").fetchall()  # noqa: S608
 
 
-def _identified(batch: pa.Table) -> list[tuple[Any, ...]]:
-    """``(event_id, occurred_at, *COLUMNS)`` of the events with an identifier, in the order
-    a rebuild replays them; an Arrow mask skips the rest without touching Python objects."""
+def _identified(
+    batch: pa.Table,
+) -> tuple[list[list[Any]], Callable[[int], tuple[str, datetime]]] | None:
+    """The identifier columns of the events with an identifier, in the order a rebuild
+    replays them (sorted by Arrow), and how to get row ``i``'s ``(event_id, occurred_at)``;
+    an Arrow mask skips the rest without touching Python objects. None: no identifiers."""
     from convtrack.identity.rebuild import COLUMNS
 
     mask = functools.reduce(pc.or_, (pc.is_valid(batch.column(c)) for c in COLUMNS))
     if not pc.any(mask).as_py():
-        return []
-    some = batch.filter(mask).select(["event_id", "occurred_at", *COLUMNS])
-    rows = list(zip(*(some.column(c).to_pylist() for c in some.column_names), strict=True))
-    rows.sort(key=lambda row: (row[1], row[0]))
-    return rows
+        return None
+    some = batch.select(["event_id", "occurred_at", *COLUMNS]).filter(mask)
+    some = some.take(
+        pc.sort_indices(some, [("occurred_at", "ascending"), ("event_id", "ascending")])
+    )
+    ids = some.column("event_id").to_pylist()
+    micros = some.column("occurred_at").cast(pa.int64()).to_pylist()  # datetimes only when asked
+    columns = [some.column(c).to_pylist() for c in COLUMNS]
+    return columns, lambda i: (ids[i], _EPOCH + timedelta(microseconds=micros[i]))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))  # the tzinfo Arrow gives a UTC column
 
 
 def write_delta(con: duckdb.DuckDBPyConnection, delta: GraphDelta) -> None:

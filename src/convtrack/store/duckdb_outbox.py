@@ -9,7 +9,7 @@ passes a reader cursor for reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -27,6 +27,7 @@ LOG_COLUMNS = (
     "latency_ms", "excerpt",
 )  # fmt: skip
 _TS = pa.timestamp("us", tz="UTC")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def jobs_of(events: Iterable[Event]) -> dict[str, list[DeliveryJob]]:
@@ -96,23 +97,50 @@ def claim(
             " FROM _claimed c WHERE outbox.job_id = c.job_id",
             [now + timedelta(seconds=lease)],
         )
-        rows = con.execute(
-            "SELECT o.job_id, o.event_id, o.conversion, o.platform_event, o.attempts,"
-            " o.created_at FROM outbox o SEMI JOIN _claimed c ON o.job_id = c.job_id"
-            " ORDER BY o.created_at, o.job_id"
-        ).fetchall()
-        cur = con.execute(
-            "SELECT e.* EXCLUDE (pii_raw) FROM events e SEMI JOIN"
-            " (SELECT o.event_id FROM outbox o SEMI JOIN _claimed c ON o.job_id = c.job_id) j"
-            " ON e.event_id = j.event_id"
-        )
-        names = [d[0] for d in cur.description]
-        events = {row[0]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
+        # the jobs and their events in one query, as columns (Arrow): converting 4,000 rows of
+        # 57 columns value by value through fetchall() cost ~12 µs an event, this ~3 µs
+        table = con.sql(_CLAIMED_SQL).to_arrow_table()
     finally:
         con.unregister("_claimed")
+    return _claimed_jobs(table, destination)
+
+
+#: the claimed jobs (job columns first, prefixed ``_``), each with its stored event or NULLs
+_CLAIMED_SQL = (
+    "SELECT o.job_id AS _job_id, o.event_id AS _event_id, o.conversion AS _conversion,"
+    " o.platform_event AS _platform_event, o.attempts AS _attempts, o.created_at AS _created_at,"
+    " e.* EXCLUDE (pii_raw) FROM outbox o SEMI JOIN _claimed c ON o.job_id = c.job_id"
+    " LEFT JOIN events e ON e.event_id = o.event_id ORDER BY o.created_at, o.job_id"
+)
+_JOB_FIELDS = 6
+
+
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's Python values; a UTC timestamp through its integer microseconds (pyarrow's
+    own conversion of a zoned timestamp cost ~9 µs a value here, this ~0.3 µs)."""
+    if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+        micros = column.cast(pa.timestamp("us", tz=column.type.tz)).cast(pa.int64()).to_pylist()
+        return [None if us is None else _EPOCH + timedelta(microseconds=us) for us in micros]
+    return column.to_pylist()
+
+
+def _claimed_jobs(table: pa.Table, destination: str) -> list[ClaimedJob]:
+    """``ClaimedJob`` values from the claim query's columns. Each event is a dict of its
+    columns as ``fetchall`` gives them, less those NULL in every claimed event (read with
+    ``.get``): a dict of the ~20 columns a conversion uses costs a third of one of all 57."""
+    n = table.num_rows
+    used = [i for i, c in enumerate(table.columns) if i <= _JOB_FIELDS or c.null_count < n]
+    names = [table.column_names[i] for i in used[_JOB_FIELDS:]]  # event_id first, always
+    columns = [_values(table.column(i)) for i in used]
+    events = [
+        dict(zip(names, values, strict=True)) if values[0] is not None else None
+        for values in zip(*columns[_JOB_FIELDS:], strict=True)
+    ]
     return [
-        ClaimedJob(jid, eid, destination, conv, pe, int(n), created, events.get(eid))
-        for jid, eid, conv, pe, n, created in rows
+        ClaimedJob(jid, eid, destination, conv, pe, int(attempts), created, event)
+        for (jid, eid, conv, pe, attempts, created), event in zip(
+            zip(*columns[:_JOB_FIELDS], strict=True), events, strict=True
+        )
     ]
 
 
@@ -278,6 +306,11 @@ def stats(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     ).fetchall():
         entry = found.setdefault(dest, _empty())
         entry.update(paused_at=paused_at, reason=reason, consecutive_failures=int(failures))
+    for dest, oldest in cur.execute(  # the oldest job not yet delivered (status figures)
+        "SELECT destination, min(created_at) FROM outbox"
+        " WHERE status IN ('pending', 'inflight') GROUP BY ALL"
+    ).fetchall():
+        found.setdefault(dest, _empty())["oldest_pending_at"] = oldest
     return found
 
 
@@ -287,4 +320,5 @@ def _empty() -> dict[str, Any]:
         "paused_at": None,
         "reason": None,
         "consecutive_failures": 0,
+        "oldest_pending_at": None,
     }

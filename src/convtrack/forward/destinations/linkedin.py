@@ -39,6 +39,11 @@ def user_info(event: ForwardEvent) -> dict[str, str] | None:
     return compact({"firstName": first, "lastName": last, "countryCode": country})
 
 
+def rule_id(event: ForwardEvent, config: DestinationConfig) -> str:
+    """The plan's ``platforms.linkedin.conversion_rule_id``, else the configured rule."""
+    return event.event_name if event.event_name.isdigit() else config["CONVERSION_RULE_ID"]
+
+
 @register
 class LinkedIn(Destination):
     name = "linkedin"
@@ -62,7 +67,7 @@ class LinkedIn(Destination):
             value = {"currencyCode": event.currency.upper(), "amount": f"{event.value:.2f}"}
         return compact(
             {
-                "conversion": f"urn:lla:llaPartnerConversion:{config['CONVERSION_RULE_ID']}",
+                "conversion": f"urn:lla:llaPartnerConversion:{rule_id(event, config)}",
                 "conversionHappenedAt": event.unix_millis,
                 "conversionValue": value,
                 "eventId": event.event_id,

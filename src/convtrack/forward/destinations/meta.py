@@ -19,7 +19,7 @@ from convtrack.forward.destination import (
 )
 from convtrack.forward.model import ForwardEvent
 from convtrack.forward.outcome import excerpt
-from convtrack.forward.wire import JSON_HEADERS, compact, hashed, json_body, money, with_query
+from convtrack.forward.wire import JSON_HEADERS, compact, is_sha256, json_body, money, with_query
 
 API_VERSION = "v26.0"
 #: our user_data field -> Meta key; every one of these is sent as an array of SHA-256 hashes
@@ -64,6 +64,15 @@ def fbc_of(event: ForwardEvent) -> str | None:
     return f"fb.1.{event.unix_millis}.{fbclid}" if fbclid else None
 
 
+_ORDER = {field: i for i, field in enumerate(HASHED_KEYS)}
+
+
+def _has_direct_user_data(event: ForwardEvent) -> bool:
+    """Whether ``Meta.user_data`` has a non-hashed key, without building it (the check)."""
+    direct = (event.client_ip, event.user_agent, event.fbp)
+    return any(v is not None for v in direct) or fbc_of(event) is not None
+
+
 @register
 class Meta(Destination):
     name = "meta"
@@ -83,12 +92,14 @@ class Meta(Destination):
     def check_fields(self, event: ForwardEvent, config: DestinationConfig) -> str | None:
         if action_source(event) == "website" and not (event.user_agent and event.page_url):
             return "website events need user_agent and page_url (client_user_agent, source URL)"
-        if not self.user_data(event):
+        if not (_has_direct_user_data(event) or self.user_data(event)):
             return "no usable user_data (hashed identifiers, ip + user agent, fbc or fbp)"
         return None
 
     def user_data(self, event: ForwardEvent) -> dict[str, Any]:
-        arrays = {key: [h] for field, key in HASHED_KEYS.items() if (h := hashed(event, field))}
+        given = event.user_data  # only its fields, in HASHED_KEYS order: most events have one
+        present = sorted((f for f in given if f in _ORDER), key=_ORDER.__getitem__)
+        arrays = {HASHED_KEYS[f]: [v] for f in present if is_sha256(v := given[f])}
         return compact(
             {
                 **arrays,

@@ -26,7 +26,7 @@ ROWS = [
 def stored(store: EventStore) -> list[tuple[object, ...]]:
     return store.query(
         "SELECT day, platform, channel, campaign, spend, currency, impressions, clicks, source"
-        " FROM spend ORDER BY ALL"
+        " FROM spend ORDER BY day, platform, channel, campaign, currency"
     ).rows
 
 

@@ -1,0 +1,190 @@
+# ruff: noqa: S608  (SQL text is composed from the fixed names below; values are parameters)
+"""Rights in PostgreSQL: find, export and erase one person's rows; tombstones at append.
+
+Which rows are a person's follows the DuckDB store (store/duckdb_privacy.py: same kinds, same
+tombstone hashes, same tables). Several processes write one database, so tombstones are never
+cached: each append asks for the hashes of its own identifiers, after taking the lock an erasure
+waits on (``LOCK TABLE events``), so an append and an erasure of the same person cannot miss
+each other. See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import psycopg
+
+from convtrack.events import Event, Rejected
+from convtrack.store.base import Person
+from convtrack.store.duckdb_privacy import EVENT_KEYED, KINDS, drop_erased, tombstone_hash
+
+# Where a quarantined payload keeps each kind (enrich.pii.scrub_payload's output).
+_PAYLOAD = {
+    "anonymous_id": "p->>'anonymous_id'",
+    "user_id": "p->>'user_id'",
+    "email_sha256": "p->'identifiers'->>'email_sha256'",
+    "phone_sha256": "p->'identifiers'->>'phone_sha256'",
+    "external_id_sha256": "p->'identifiers'->>'external_id_sha256'",
+}
+_KEY = "{0}kind || chr(31) || {0}value"
+_JSONB_OID = 3802
+Where = tuple[str, list[Any]]
+
+
+def _values(person: Person, kind: str) -> list[str]:
+    return [v for k, v in person.identifiers if k == kind]
+
+
+def _any_kind(person: Person, column: dict[str, str]) -> Where:
+    clauses = [f"{column[kind]} = ANY(%s)" for kind in KINDS]
+    return "(" + " OR ".join(clauses) + ")", [_values(person, kind) for kind in KINDS]
+
+
+def wheres(cur: psycopg.Cursor[Any], person: Person) -> dict[str, Where]:
+    """Per table holding this person's data: the WHERE clause that finds their rows (the
+    person's events first: tables keyed by event id match those ids)."""
+    events = _any_kind(person, {kind: kind for kind in KINDS})
+    event_ids = [r[0] for r in cur.execute(f"SELECT event_id FROM events WHERE {events[0]}",
+                                           events[1]).fetchall()]  # fmt: skip
+    match, params = _any_kind(person, _PAYLOAD)
+    persons, anonymous = list(person.person_ids), _values(person, "anonymous_id")
+    keys = [f"{k}\x1f{v}" for k, v in person.identifiers]
+    via = _KEY.format("via_")
+    found = {
+        "events": events,
+        "quarantine": (
+            "reject_id IN (SELECT reject_id FROM (SELECT reject_id,"
+            f" convtrack_try_jsonb(payload) AS p FROM quarantine) q WHERE {match})",
+            params,
+        ),
+        "identity_people": (
+            "(person_id = ANY(%s) OR anonymous_id = ANY(%s))",
+            [persons, anonymous],
+        ),
+        "identity_identifiers": (
+            f"(person_id = ANY(%s) OR {_KEY.format('')} = ANY(%s))",
+            [persons, keys],
+        ),
+        "identity_merges": (
+            f"(kept = ANY(%s) OR absorbed = ANY(%s) OR {via} = ANY(%s))",
+            [persons, persons, keys],
+        ),
+        "identity_refused": (
+            f"(person_id = ANY(%s) OR other_person_id = ANY(%s) OR {via} = ANY(%s))",
+            [persons, persons, keys],
+        ),
+    }
+    for table, columns in EVENT_KEYED.items():
+        clause = " OR ".join(f"{c} = ANY(%s)" for c in columns)
+        found[table] = (f"({clause})", [event_ids for _ in columns])
+    return found
+
+
+def rows(cur: psycopg.Cursor[Any], person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Every row held about the person, per table; JSON columns decoded."""
+    out = {}
+    for table, (where, params) in wheres(cur, person).items():
+        cur.execute(f"SELECT * FROM {table} WHERE {where}", params)
+        described = cur.description or []
+        names = [d.name for d in described]
+        json_cols = [d.name for d in described if d.type_code == _JSONB_OID]
+        found = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        for item in found:
+            for name in json_cols:
+                if isinstance(item[name], str):
+                    item[name] = msgspec.json.decode(item[name])
+        out[table] = found
+    return out
+
+
+def count(cur: psycopg.Cursor[Any], person: Person) -> dict[str, int]:
+    counts = {}
+    for table, (where, params) in wheres(cur, person).items():
+        row = cur.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()
+        counts[table] = int(row[0]) if row else 0
+    return counts
+
+
+def erase(
+    con: psycopg.Connection[Any], person: Person, erasure_id: str, at: datetime
+) -> dict[str, int]:
+    """Delete the person's rows, write their tombstones and the erasure log row, inside the
+    caller's transaction, holding off appends until it commits. Counts per table."""
+    con.execute("LOCK TABLE events IN SHARE MODE")
+    with con.cursor() as cur:
+        counts = {
+            table: cur.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
+            for table, (where, params) in wheres(cur, person).items()
+        }
+        identifiers = sorted(set(person.identifiers))
+        cur.executemany(
+            "INSERT INTO privacy_tombstones (hash, kind, erasure_id, erased_at)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            [(tombstone_hash(k, v), k, erasure_id, at) for k, v in identifiers],
+        )
+        hashes = sorted({tombstone_hash(k, v) for k, v in identifiers})
+        cur.execute(
+            "INSERT INTO privacy_erasures (erasure_id, erased_at, requested, kinds, hashes,"
+            " counts) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb)",
+            [erasure_id, at, person.requested, _json(sorted({k for k, _ in identifiers})),
+             _json(hashes), _json(counts)],
+        )  # fmt: skip
+    return counts
+
+
+def _json(obj: Any) -> str:
+    return msgspec.json.encode(obj).decode()
+
+
+def _candidates(events: Sequence[Event], rejected: Sequence[Rejected]) -> list[str]:
+    """The tombstone hash of every identifier in the batch (what a tombstone would hold)."""
+    found: set[str] = set()
+    for e in events:
+        h = e.hashed
+        for kind, value in (("anonymous_id", e.anonymous_id), ("user_id", e.user_id)):
+            if value:
+                found.add(tombstone_hash(kind, value))
+        found.update(v for v in (h.email_sha256, h.phone_sha256, h.external_id_sha256) if v)
+    for r in rejected:
+        try:
+            data = msgspec.json.decode(r.payload)
+        except msgspec.DecodeError:
+            continue
+        if isinstance(data, dict):
+            given = data.get("identifiers")
+            ids = given if isinstance(given, dict) else {}
+            pairs = [("anonymous_id", data.get("anonymous_id")), ("user_id", data.get("user_id")),
+                     *((k, ids.get(k)) for k in KINDS if k.endswith("_sha256"))]  # fmt: skip
+            found.update(tombstone_hash(k, v) for k, v in pairs if isinstance(v, str) and v)
+    return sorted(found)
+
+
+def drop_tombstoned(
+    con: psycopg.Connection[Any], events: Sequence[Event], rejected: Sequence[Rejected]
+) -> tuple[Sequence[Event], Sequence[Rejected]]:
+    """The batch without an erased person's events and rejects, in the caller's transaction.
+    The lock first: an erasure running now commits before the tombstones are read."""
+    # One round trip (no parameters: both statements go as one simple query): the lock, then
+    # whether anyone was ever erased. Most appends stop here.
+    cur = con.execute(
+        "LOCK TABLE events IN ROW EXCLUSIVE MODE; SELECT EXISTS (SELECT 1 FROM privacy_tombstones)"
+    )
+    cur.nextset()  # the SELECT's result
+    erased = cur.fetchone()
+    candidates = _candidates(events, rejected) if erased and erased[0] else []
+    if not candidates:
+        return events, rejected
+    # Hashes are hex: one comma-joined text dumps far faster than a text array. (A *_sha256
+    # value is its own tombstone hash and comes from the client: one with a comma goes apart.)
+    odd = [c for c in candidates if "," in c]
+    hits = con.execute(
+        "SELECT hash FROM privacy_tombstones"
+        " WHERE hash = ANY(string_to_array(%s, ',')) OR hash = ANY(%s::text[])",
+        [",".join(c for c in candidates if "," not in c), odd],
+    ).fetchall()
+    if not hits:
+        return events, rejected
+    return drop_erased(frozenset(h[0] for h in hits), events, rejected)
