@@ -94,9 +94,10 @@ class Journeys:
             campaign=campaign or Campaign(),
         )  # fmt: skip
 
-    def store(self, tmp_path: Path, *, stitch: bool = True) -> EventStore:
-        """The events in a fresh store; ``stitch=False``: no identity stitching at ingest."""
-        store = open_store(f"duckdb://{tmp_path / 'attr.duckdb'}")
+    def store(self, tmp_path: Path, *, stitch: bool = True, url: str | None = None) -> EventStore:
+        """The events in a fresh store; ``stitch=False``: no identity stitching at ingest.
+        ``url``: an empty store of any engine (default: a DuckDB file in ``tmp_path``)."""
+        store = open_store(url or f"duckdb://{tmp_path / 'attr.duckdb'}")
         store.migrate()
         store.configure_identity(StitchPolicy(), at_ingest=stitch)
         store.append(self.events)

@@ -49,6 +49,9 @@ class Settings:
     # A client timestamp further than this in the future is rejected.
     max_future_seconds: int = 86_400
     log_level: str = "info"
+    # Secret to sign in to the dashboard at / (docs/dashboard.md); empty: the admin token in
+    # <data_dir>/admin.token is the secret.
+    dashboard_secret: str = ""
     # First-party anonymous-id cookie set by /v1/events and pixel responses (docs/tag.md);
     # an empty name turns it off. Browsers cap cookie lifetimes at 400 days.
     anon_cookie: str = "ct_aid"
@@ -97,6 +100,17 @@ class Settings:
     forward_max_attempts: int = 20
     forward_pause_after_failures: int = 50
     forward_pause_after_minutes: float = 15.0
+    # SKAdNetwork (docs/mobile.md): source identifier (or campaign id) → campaign name for the
+    # aggregated install report, as "12=Spring Sale,13=Summer"; unmapped ids report as is.
+    skan_campaigns: str = ""
+    # Alerts (docs/qa.md): a webhook posted when a volume anomaly, a dead-letter surge or a
+    # paused destination occurs (signed with HMAC-SHA256 when a secret is set); `convtrack
+    # serve` checks every alert_interval_minutes (0 = never); a surge is at least
+    # alert_dead_letters dead letters to one destination within one interval.
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = ""
+    alert_interval_minutes: int = 5
+    alert_dead_letters: int = 10
 
     @property
     def store_url(self) -> str:
@@ -137,6 +151,8 @@ class Settings:
             (self.ip_truncation in {"none", "always"}, "ip_truncation must be none or always"),
             *_identity_checks(self),
             *_forward_checks(self),
+            (_campaign_map_ok(self.skan_campaigns), "skan_campaigns must be like 12=Spring,13=Max"),
+            *_alert_checks(self),
         ]
         for ok, message in checks:
             if not ok:
@@ -159,7 +175,18 @@ class Settings:
 _MODES = frozenset({"full", "pseudonymous", "nothing"})
 _M = "must be full, pseudonymous or nothing"
 # TOML sections flattened into settings: [consent] ads_when_denied ≡ consent_ads_when_denied.
-SECTIONS = ("consent", "retention", "identity", "forward")
+SECTIONS = ("consent", "retention", "identity", "forward", "alert")
+
+
+def campaign_map(text: str) -> dict[str, str]:
+    """``"12=Spring Sale, 13=Fall"`` → ``{"12": "Spring Sale", "13": "Fall"}``."""
+    pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+    return {k.strip(): v.strip() for k, _, v in pairs}
+
+
+def _campaign_map_ok(text: str) -> bool:
+    pairs = [p.partition("=") for p in text.split(",") if p.strip()]
+    return all(k.strip().isdigit() and sep and v.strip() for k, sep, v in pairs)
 
 
 def _regions(text: str) -> bool:
@@ -207,6 +234,18 @@ def _forward_checks(s: Settings) -> list[tuple[bool, str]]:
         (s.forward_max_attempts >= 1, "forward_max_attempts must be at least 1"),
         (s.forward_pause_after_failures >= 0, "forward_pause_after_failures must be >= 0"),
         (s.forward_pause_after_minutes >= 0, "forward_pause_after_minutes must be >= 0"),
+    ]
+
+
+def _alert_checks(s: Settings) -> list[tuple[bool, str]]:
+    url = s.alert_webhook_url
+    return [
+        (
+            not url or url.startswith(("http://", "https://")),
+            "alert_webhook_url must be an http:// or https:// URL",
+        ),
+        (s.alert_interval_minutes >= 0, "alert_interval_minutes must be at least 0 (0 = never)"),
+        (s.alert_dead_letters >= 1, "alert_dead_letters must be at least 1"),
     ]
 
 

@@ -20,8 +20,13 @@ from convtrack.collect.auth import KeyRing
 from convtrack.collect.ecapi import PATH as ECAPI_PATH
 from convtrack.collect.ecapi import EcapiEndpoint
 from convtrack.collect.events_api import EventsEndpoint
+from convtrack.collect.links import PREFIX as LINK_PREFIX
+from convtrack.collect.links import LinkEndpoint
 from convtrack.collect.pixel import PixelEndpoint
 from convtrack.collect.segment import SegmentEndpoint
+from convtrack.collect.skan import PATH as SKAN_PATH
+from convtrack.collect.skan import SkanEndpoint
+from convtrack.collect.snowplow import SnowplowEndpoint
 from convtrack.config import Settings, load_settings
 from convtrack.enrich.privacy import ConsentGate
 from convtrack.errors import ConvtrackError
@@ -35,15 +40,23 @@ from convtrack.identity.records import StitchPolicy
 from convtrack.plan import PlanError
 from convtrack.plan.active import ActivePlan, problem_lines
 from convtrack.privacy import retention
+from convtrack.qa import alerts as qa_alerts
 from convtrack.store import EventStore
 from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
-from convtrack.web.admin import AdminApi, require_token
+from convtrack.web.admin import AdminApi
+from convtrack.web.conversions_api import ConversionsEndpoint
+from convtrack.web.dashboard import Dashboard
+from convtrack.web.debug_api import DebugEvents
+from convtrack.web.links_api import PATH as LINKS_API_PATH
+from convtrack.web.links_api import LinksApi
 from convtrack.web.outbox_api import OutboxApi
-from convtrack.web.pages import demo_routes, home_page
+from convtrack.web.pages import demo_routes
 from convtrack.web.privacy_api import PrivacyApi
+from convtrack.web.qa_api import QaApi
 from convtrack.web.quarantine_api import quarantine_api
 from convtrack.web.reports_api import AttributionEndpoint
+from convtrack.web.session import DashboardAuth
 from convtrack.web.tag import TagScript
 
 log = logging.getLogger("convtrack.server")
@@ -91,7 +104,10 @@ class Runtime:
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
         store.configure_identity(StitchPolicy.from_settings(settings), settings.identity_stitching)
-        rt = cls(settings, store, process.writer, KeyRing(store), plan, destinations=destinations)
+        # a shared store: keys made or revoked through another collector arrive within 5 s
+        shared = not settings.store_url.startswith("duckdb:")
+        keys = KeyRing(store, max_age=5.0 if shared else None)
+        rt = cls(settings, store, process.writer, keys, plan, destinations=destinations)
         rt.routes = rt._build_routes()
         return rt
 
@@ -101,31 +117,45 @@ class Runtime:
         events = EventsEndpoint(self.settings, self.keys, self.writer, self.plan, gate, router)
         pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan, gate, router)
         self.pixel = pixel
+        token = admin_token(self.settings.data_dir)
+        self.auth = DashboardAuth(self.settings.dashboard_secret or token, token)
+        self.alerter = qa_alerts.Alerter.from_settings(self.settings)  # GET /v1/qa/alerts
         attribution = self._attribution_endpoint()
         return {
             "/v1/events": events,
             "/p.gif": pixel,
             "/p": pixel,
             **SegmentEndpoint(events.pipeline, self.keys).routes(),
+            **SnowplowEndpoint(events.pipeline, self.keys).routes(),
             ECAPI_PATH: EcapiEndpoint(events.pipeline, self.keys),
+            SKAN_PATH: SkanEndpoint(self.store, self.writer, self.settings.trust_forwarded_for),
+            LINK_PREFIX: LinkEndpoint(events.pipeline, self.store),  # GET /c/<link_id>
+            LINKS_API_PATH: LinksApi(self.store, admin_token(self.settings.data_dir)),
             "/t.js": TagScript.load(),
             "/v1/reports/attribution": attribution,
             "/v1/reports/attribution/credits": attribution,
+            "/v1/reports/conversions": ConversionsEndpoint(
+                self.store,
+                lambda: self.plan.compiled,
+                self.settings.default_currency,
+                self.auth.authorise,
+            ),
+            "/v1/debug/events": DebugEvents(self.store, self.auth.authorise),
+            **QaApi(self.store, token, self.alerter, self._writer_stats).routes(),
             "/healthz": self._healthz,
             "/readyz": self._readyz,
             **PrivacyApi(self.store, self.keys, admin_token(self.settings.data_dir)).routes(),
             **OutboxApi(self.store, self.settings, admin_token(self.settings.data_dir)).routes(),
             **demo_routes(),
-            "/": home_page,
+            **Dashboard(self.auth, self.settings.trust_forwarded_for).routes(),
         }
 
     def _attribution_endpoint(self) -> AttributionEndpoint:
-        token = admin_token(self.settings.data_dir)
         return AttributionEndpoint(
             self.store,
             lambda: self.plan.compiled,
             self.settings.default_currency,
-            lambda scope: require_token(scope, token),
+            self.auth.authorise,  # the admin token, or a dashboard session
         )
 
     def admin(self) -> AdminApi:
@@ -148,6 +178,10 @@ class Runtime:
         """Reload the tracking plan off the event loop; a bad plan is logged and refused."""
         with contextlib.suppress(PlanError):
             await asyncio.to_thread(self.plan.reload, trigger)
+
+    def _writer_stats(self) -> dict[str, Any]:
+        s = self.writer.stats
+        return {"events_committed": s.events_committed, "events_new": s.events_new}
 
     def status(self) -> dict[str, Any]:
         s = self.writer.stats
@@ -204,6 +238,7 @@ class App:
         self._reloads: set[asyncio.Task[None]] = set()
         self._retention: asyncio.Task[None] | None = None
         self._forwarder: Forwarder | None = None
+        self._alerts: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -223,7 +258,11 @@ class App:
             )
             return
         path = scope["path"]
+        if path.startswith("/v1/qa/"):  # the QA APIs take the admin token; so does a session
+            scope = rt.auth.bridge(scope)
         handler = rt.routes.get(path)
+        if handler is None and path.startswith(LINK_PREFIX):  # click links: /c/<link_id>
+            handler = rt.routes[LINK_PREFIX]
         if handler is None and path.startswith("/v1/admin/") and self._admin is not None:
             handler = self._admin
         try:
@@ -260,11 +299,14 @@ class App:
                 self._watch_sighup(True)
                 self._start_retention()
                 self._start_forwarding()
+                self._start_alerts()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self._watch_sighup(False)
                 if self._retention is not None:
                     self._retention.cancel()
+                if self._alerts is not None:
+                    self._alerts.cancel()
                 if self._forwarder is not None:
                     await self._forwarder.stop()
                 if self.runtime is not None:
@@ -278,6 +320,14 @@ class App:
         if self.runtime is not None and policy.active:
             self._retention = asyncio.ensure_future(
                 retention.run_forever(self.runtime.store, policy)
+            )
+
+    def _start_alerts(self) -> None:
+        """Check the alert conditions every ``alert_interval_minutes`` (docs/qa.md)."""
+        rt = self.runtime
+        if rt is not None and self.settings.alert_interval_minutes > 0:
+            self._alerts = asyncio.ensure_future(
+                qa_alerts.run_forever(rt.alerter, rt.store, self.settings)
             )
 
     def _start_forwarding(self) -> None:

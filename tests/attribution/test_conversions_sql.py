@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convtrack.attribution.conversions_sql import KEY_SEP, conversions_sql
-from convtrack.attribution.dialect import DUCKDB
+from convtrack.attribution.dialect import DUCKDB, dialect_of
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event
 from convtrack.plan import CompiledPlan, compile_plan
@@ -59,7 +59,7 @@ def fresh_store(folder: Path, events: list[Event]) -> EventStore:
 
 
 def sql_rows(store: EventStore, plan: CompiledPlan, window: Window, cur: str) -> list[Row]:
-    query = conversions_sql(plan, window, DUCKDB, cur)
+    query = conversions_sql(plan, window, dialect_of(store), cur)
     if query is None:
         return []
     result = store.query(*query)

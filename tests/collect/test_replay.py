@@ -170,11 +170,9 @@ class TestRebuild:
         assert isinstance(rebuild(row, compiled(PERMISSIVE), OPTIONS), list)
 
     def test_unsupported_source(self) -> None:
-        row = row_of(purchase(), origin("snowplow"))
+        row = row_of(purchase(), origin("fax"))
         reasons = rebuild(row, compiled(PERMISSIVE), OPTIONS)
-        assert reasons == [
-            {"path": "", "reason": "events from source 'snowplow' cannot be replayed"}
-        ]
+        assert reasons == [{"path": "", "reason": "events from source 'fax' cannot be replayed"}]
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """Store fixtures, parametrised over backends so one suite runs against every engine.
 
 Tests here run on DuckDB (BACKENDS). tests/store/conformance/ overrides ``store_url`` to run
-its tests on DuckDB and PostgreSQL: move a test there once PostgresStore does what it needs
-(identity stitching at ingest is not on PostgreSQL yet).
+its tests on DuckDB and PostgreSQL: move a test there once PostgresStore does what it needs.
 """
 
 from __future__ import annotations

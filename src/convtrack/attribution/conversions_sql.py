@@ -68,7 +68,7 @@ def conversions_sql(
     parts = every + ([_ranked(once, window, dialect)] if once else [])
     union = _join(" UNION ALL ", parts)
     cols = ", ".join(f"c.{c}" for c in COLUMNS[1:])
-    key = "CONCAT(c.event_id, ?, c.conversion) AS conversion_key"
+    key = "c.event_id || ? || c.conversion AS conversion_key"  # CONCAT types no parameter
     return f"SELECT {key}, {cols} FROM ({union[0]}) c", [KEY_SEP, *union[1]]  # noqa: S608
 
 

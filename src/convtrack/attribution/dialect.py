@@ -20,6 +20,7 @@ class Dialect:
     """DuckDB's spellings (the embedded default); other engines subclass this."""
 
     name = "duckdb"
+    double = "DOUBLE"  # the 64-bit float type's name in casts
 
     def timestamp_param(self) -> str:
         """A ``?`` parameter given as ISO-8601 text, read as an instant."""
@@ -78,7 +79,7 @@ class Dialect:
 
     def to_double(self, expr: str) -> str:
         """A number, or number text, as a double (correctly rounded, like ``float()``)."""
-        return f"CAST({expr} AS DOUBLE)"
+        return f"CAST({expr} AS {self.double})"
 
     def float_text(self, expr: str) -> str:
         """A double as Python's ``repr(float)`` writes it ('5.0', '1e+16', '-0.0')."""
@@ -99,6 +100,24 @@ DUCKDB = Dialect()
 
 
 def dialect_for(engine: str) -> Dialect:
+    """The dialect of an engine, by the scheme of its store URL (``postgres`` too)."""
     if engine == "duckdb":
         return DUCKDB
+    if engine in ("postgresql", "postgres"):
+        from convtrack.attribution.dialect_pg import POSTGRES
+
+        return POSTGRES
+    if engine == "spark":  # a Parquet lake read by Spark (attribution/spark/source.py)
+        from convtrack.attribution.spark.dialect import SPARK
+
+        return SPARK
     raise ValueError(f"no SQL dialect for engine {engine!r}")
+
+
+def dialect_of(source: object) -> Dialect:
+    """The dialect of a store, from its URL's scheme; DuckDB for a source without a URL
+    (the embedded default, and what tests hand in)."""
+    url = getattr(source, "url", None)
+    if not isinstance(url, str) or "://" not in url:
+        return DUCKDB
+    return dialect_for(url.split("://", 1)[0].lower())

@@ -221,12 +221,12 @@ def report_sql(
     bucket = bucket_sql(d, grain)
     label_path = d.ordered_concat("CAST(label AS VARCHAR)", "touch_s, touch_id", " ")
 
-    none = "CAST(NULL AS DOUBLE)"
+    none = d.to_double("NULL")
     no_credits = "".join(f", {none} AS c{i}, {none} AS v{i}" for i in range(k))
     parts = []
     with_ = [ctes]
     if k:
-        ws = ", ".join(f"{w} AS w{i}" for i, w in enumerate(weights))
+        ws = ", ".join(f"{d.to_double(w)} AS w{i}" for i, w in enumerate(weights))
         cs = ", ".join(
             f"w{i} / SUM(w{i}) OVER (PARTITION BY conversion_key) AS c{i}" for i in range(k)
         )
@@ -247,7 +247,7 @@ def report_sql(
     days = "CAST(FLOOR((conv_s - COALESCE(first_s, conv_s)) / 86400.0) AS INTEGER)"
     parts.append(
         "SELECT 'path', path, bucket, currency, CAST(real AS INTEGER), "
-        f"{days} AS days, COUNT(*), CAST(SUM(value) AS DOUBLE){no_credits} "
+        f"{days} AS days, COUNT(*), {d.to_double('SUM(value)')}{no_credits} "
         f"FROM pa GROUP BY path, bucket, currency, real, {days}"
     )
     if nulls:
@@ -294,7 +294,8 @@ def credit_rows_sql(
     d = job.dialect
     lnames, name_params = _values(names, ("sig", *NAME_COLUMNS), "lnames")
     params = [*params, *name_params]
-    ws = ", ".join(f"{w} AS w{i}" for i, (_, w) in enumerate(touch_models)) or "1 AS w_none"
+    ws = ", ".join(f"{d.to_double(w)} AS w{i}" for i, (_, w) in enumerate(touch_models))
+    ws = ws or "1 AS w_none"
     cs = (
         ", ".join(
             f"w{i} / SUM(w{i}) OVER (PARTITION BY conversion_key) AS c{i}"
@@ -331,8 +332,8 @@ def credit_rows_sql(
         f"ELSE {d.from_epoch('cr.touch_s')} END AS touch_at, cr.kind, "
         "CAST(cr.position AS INTEGER) AS position, "
         f"CAST(cr.touches AS INTEGER) AS touches, {cols}, "
-        "CAST(cr.credit AS DOUBLE) AS credit, "
-        "CAST(cr.credit * cr.value AS DOUBLE) AS value_credit, "
+        f"{d.to_double('cr.credit')} AS credit, "
+        f"{d.to_double('cr.credit * cr.value')} AS value_credit, "
         "cr.currency FROM cr JOIN lnames AS n ON n.sig = cr.sig"
     )
     return sql, params

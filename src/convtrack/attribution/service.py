@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from convtrack.attribution.dialect import GRAINS, Grain
+from convtrack.attribution.dialect import GRAINS, Grain, dialect_of
 from convtrack.attribution.engine import CreditStore, Request, Source, Step, attribute, save_credits
 from convtrack.attribution.model import AttributionModel, create, registered
 from convtrack.attribution.people import People, StitchedPeople
@@ -133,7 +133,7 @@ def run_report(
     people = people_for(source)
     request = Request(
         models, params.level, params.start, params.end, params.grain, default_currency,
-        people=people,
+        dialect=dialect_of(source), people=people,
     )  # fmt: skip
     credits = attribute(source, plan, request, step)
     spend: list[tuple[str, Any, str, float]] = []
@@ -166,7 +166,7 @@ def save_report_credits(
     models = models_of(params)
     request = Request(
         models, "channel", params.start, params.end, None, default_currency,
-        people=people_for(store),
+        dialect=dialect_of(store), people=people_for(store),
     )  # fmt: skip
     written = save_credits(store, plan, request, step)
     return {"rows": written, "models": [m.name for m in models]}

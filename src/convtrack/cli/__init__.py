@@ -20,10 +20,13 @@ def _command_groups() -> list[Callable[[Any], None]]:
     from convtrack.cli import (
         attribute,
         conversions,
+        export,
+        links,
         outbox,
         people,
         plan,
         privacy,
+        qa,
         quarantine,
         spend,
     )  # fmt: skip
@@ -31,6 +34,7 @@ def _command_groups() -> list[Callable[[Any], None]]:
     return [
         plan.register, conversions.register, quarantine.register, spend.register,
         attribute.register, people.register, privacy.register, outbox.register,
+        links.register, qa.register, export.register,
     ]  # fmt: skip
 
 

@@ -50,6 +50,14 @@ def register(sub: Any) -> None:
     cmd.add_argument("--list-models", action="store_true", help="list models and exit")
     cmd.add_argument("--plan", help="tracking plan file (default: the plan setting)")
     cmd.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    cmd.add_argument(
+        "--engine", choices=["store", "spark"], default="store",
+        help="where journeys are computed: the store (default) or Spark over --input",
+    )  # fmt: skip
+    cmd.add_argument("--input", metavar="DIR", help="the Parquet lake of `convtrack export`")
+    cmd.add_argument(
+        "--master", default="local[*]", help="Spark master URL (default local[*], or spark://…)"
+    )
     cmd.set_defaults(func=attribute)
 
 
@@ -95,6 +103,12 @@ def attribute(args: argparse.Namespace, settings: Settings) -> int:
         settings = dataclasses.replace(settings, plan=args.plan)
     steps = Steps()
     query = _query(args)
+    if args.engine == "spark":
+        report = _on_spark(args, settings, query, steps)
+        print(render_report(report, args.format, args.metric, args.paths))
+        for note in report.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
+        return 0
     try:
         with session(settings, write=args.save) as ops:
             if args.save:
@@ -111,6 +125,28 @@ def attribute(args: argparse.Namespace, settings: Settings) -> int:
     for note in report.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+def _on_spark(
+    args: argparse.Namespace, settings: Settings, query: dict[str, list[str]], steps: Steps
+) -> dict[str, Any]:
+    from pathlib import Path
+
+    from convtrack.attribution.spark.run import spark_report
+    from convtrack.cli.ops import configured_plan
+    from convtrack.errors import ConvtrackError
+
+    if not args.input:
+        raise ConvtrackError("missing_input", "--engine spark needs --input DIR (a lake)")
+    if args.save:
+        raise ConvtrackError("unsupported", "--save writes the store: not with --engine spark")
+    plan = configured_plan(settings.plan)
+    try:
+        return spark_report(
+            Path(args.input), args.master, plan, query, settings.default_currency, steps
+        )
+    finally:
+        steps.done()
 
 
 def _list_models() -> int:

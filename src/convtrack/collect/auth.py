@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
 
 from convtrack.errors import ConvtrackError
 from convtrack.keys import hash_key
@@ -46,22 +47,29 @@ def key_from_authorization(value: bytes | None) -> str | None:
 
 
 class KeyRing:
-    """Active keys by hash, cached in memory; reloaded when keys change."""
+    """Active keys by hash, cached in memory; reloaded when keys change.
 
-    def __init__(self, store: EventStore) -> None:
+    ``max_age`` (seconds): also reload when the cache is older, at the next lookup. A shared
+    store needs it: a key created or revoked through one collector reaches the others so."""
+
+    def __init__(self, store: EventStore, max_age: float | None = None) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._by_hash: dict[str, KeyRecord] = {}
+        self._max_age = max_age
+        self._loaded = 0.0
         self.reload()
 
     def reload(self) -> None:
         fresh = self._store.key_hashes()
         with self._lock:
-            self._by_hash = fresh
+            self._by_hash, self._loaded = fresh, time.monotonic()
 
     def lookup(self, key: str | None) -> KeyRecord | None:
         if not key:
             return None
+        if self._max_age is not None and time.monotonic() - self._loaded > self._max_age:
+            self.reload()
         return self._by_hash.get(hash_key(key))
 
     def authenticate(self, header_key: str | None, url_key: str | None) -> KeyRecord:

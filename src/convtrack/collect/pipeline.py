@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from convtrack.collect import install_referrer
 from convtrack.collect.parse import Invalid, Origin, _as_datetime, to_event
 from convtrack.collect.plan_check import apply_plan
 from convtrack.config import Settings
@@ -97,6 +98,7 @@ class Pipeline:
                     max_future=max_future,
                 )
                 if isinstance(result, Event):
+                    install_referrer.apply(result)  # a Play referrer's campaign and click id
                     verdict = apply_plan(plan, result, index)
                     out.warnings += verdict.warnings
                     if not verdict.issues:

@@ -34,9 +34,9 @@ from convtrack.plan import CompiledPlan
 from convtrack.store.base import EventStore, QuarantineRow
 
 # Sources whose payloads are EventIn-shaped: the events API (server, tag), the pixel, and the
-# Segment API (collect.segment keeps a message as mapped to EventIn fields).
-REPLAYABLE = frozenset({"server", "tag", "pixel", "segment"})
-_LOOSE = frozenset({"pixel", "segment"})  # their values were converted leniently at ingest
+# Segment and Snowplow APIs (their adapters keep an event as mapped to EventIn fields).
+REPLAYABLE = frozenset({"server", "tag", "pixel", "segment", "snowplow"})
+_LOOSE = frozenset({"pixel", "segment", "snowplow"})  # values converted leniently at ingest
 # Namespace of the ids given to replayed events that were sent without one.
 REPLAY_NAMESPACE = uuid.UUID("6c0a3f0e-5b1d-4f7e-9a53-2f1c2e7d8b90")
 _IDENTIFIERS = frozenset(f.name for f in msgspec.structs.fields(Identifiers))

@@ -270,9 +270,15 @@ class IdentityGraph:
         return GraphRows(identifiers, merges, refused)
 
     @classmethod
-    def from_rows(cls, rows: GraphRows, policy: StitchPolicy | None = None) -> IdentityGraph:
-        """Rebuild a graph from ``to_rows`` output; it then observes as the original would."""
+    def from_rows(
+        cls, rows: GraphRows, policy: StitchPolicy | None = None, *, next_seen: int = 0
+    ) -> IdentityGraph:
+        """Rebuild a graph from ``to_rows`` output; it then observes as the original would.
+
+        ``rows`` may be a part of a graph (whole persons, as PostgreSQL loads them at ingest):
+        ``next_seen`` is then the whole graph's next ``first_seen``."""
         graph = cls(policy)
+        graph._next_seen = next_seen
         groups: dict[str, list[tuple[int, Key]]] = {}
         for kind, value, person_id, seen in rows.identifiers:
             groups.setdefault(person_id, []).append((seen, _key(kind, value)))

@@ -27,8 +27,8 @@ from convtrack.plan.schemas import event_schema, schema_errors
 
 Rule = Callable[[Plan], Iterator[Finding]]
 MAX_WINDOW_DAYS = 90
-_GA4_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-_GA4_RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
+GA4_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+GA4_RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
 # specs/more-conversion-apis.md §3.4: the Pinterest Conversions API's event_name values.
 PINTEREST_EVENTS = (
     "add_to_cart", "checkout", "custom", "lead", "page_visit", "search", "signup",
@@ -205,7 +205,7 @@ def platforms(plan: Plan) -> Iterator[Finding]:
         ga4 = c.platforms.ga4
         if ga4 is not None:
             name = ga4.event
-            if not _GA4_NAME.match(name) or name.startswith(_GA4_RESERVED_PREFIXES):
+            if not GA4_NAME.match(name) or name.startswith(GA4_RESERVED_PREFIXES):
                 msg = "GA4 event names: ≤ 40 letters, digits, '_', starting with a letter"
                 yield Finding((*base, "ga4", "event"), f"{name!r}: {msg}, no reserved prefix")
             elif name in GA4_RESERVED:

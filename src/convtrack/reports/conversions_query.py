@@ -1,7 +1,8 @@
 """Load the candidate events of the conversions report with one read-only SQL query.
 
-The query is portable SQL (no engine-specific functions): the same text runs on DuckDB and,
-later, PostgreSQL, through the running server or straight on the store. It selects only the
+The query is portable SQL (no engine-specific functions): the same text runs on DuckDB and
+PostgreSQL (tests/attribution/test_engines.py), through the running server or straight on the
+store. It selects only the
 events whose name (or an alias of it) some conversion uses, before the report's end; events
 before its start only for names with a once-rule (they are the history that rule needs).
 The plan's own filter code then decides which conversions each event counts as.

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
+from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 
 if TYPE_CHECKING:  # types only: identity code runs in the backends, imported lazily
@@ -167,6 +168,26 @@ class EventStore(abc.ABC):
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         """In one transaction: store each (reject_id, event) whose row is still quarantined
         (idempotently, like ``append``) and mark that row replayed with the event's id."""
+
+    # click links and SKAdNetwork postbacks (migration 0014_links_skan)
+    @abc.abstractmethod
+    def insert_link(self, link: Link) -> None:
+        """Store a click link (its id is new: a taken one raises)."""
+
+    @abc.abstractmethod
+    def get_link(self, link_id: str) -> Link | None: ...
+
+    @abc.abstractmethod
+    def list_links(self) -> list[Link]: ...
+
+    @abc.abstractmethod
+    def insert_skan(self, postback: SkanPostback) -> bool:
+        """Store a verified postback; False when its transaction id is stored already."""
+
+    @abc.abstractmethod
+    def skan_summary(self, start: datetime | None, end: datetime | None) -> list[tuple[Any, ...]]:
+        """Postbacks per source identifier and app received in [start, end), as
+        ``links_model.SKAN_SUMMARY_COLUMNS`` rows (aggregates only, never a postback)."""
 
     # spend
     @abc.abstractmethod

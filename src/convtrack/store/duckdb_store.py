@@ -23,7 +23,13 @@ import pyarrow.compute as pc
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
-from convtrack.store import duckdb_identity, duckdb_outbox, duckdb_privacy, duckdb_spend
+from convtrack.store import (
+    duckdb_identity,
+    duckdb_links,
+    duckdb_outbox,
+    duckdb_privacy,
+    duckdb_spend,
+)
 from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import (
     CreditsJob,
@@ -37,6 +43,7 @@ from convtrack.store.base import (
     SpendRow,
     StoreLocked,
 )
+from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.migrations import load_migrations
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 
@@ -396,6 +403,36 @@ class DuckDBStore(EventStore):
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
         return self._cursor().execute(sql, list(params))
+
+    # -- click links and SKAdNetwork postbacks (duckdb_links) ----------------------------
+    def insert_link(self, link: Link) -> None:
+        with self._transaction() as con:
+            duckdb_links.insert_link(con, link)
+
+    def get_link(self, link_id: str) -> Link | None:
+        cur = self._cursor()
+        try:
+            return duckdb_links.get_link(cur, link_id)
+        finally:
+            cur.close()
+
+    def list_links(self) -> list[Link]:
+        cur = self._cursor()
+        try:
+            return duckdb_links.list_links(cur)
+        finally:
+            cur.close()
+
+    def insert_skan(self, postback: SkanPostback) -> bool:
+        with self._transaction() as con:
+            return duckdb_links.insert_skan(con, postback)
+
+    def skan_summary(self, start: datetime | None, end: datetime | None) -> list[tuple[Any, ...]]:
+        cur = self._cursor()
+        try:
+            return duckdb_links.skan_summary(cur, start, end)
+        finally:
+            cur.close()
 
     # -- spend --------------------------------------------------------------------------
     def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:

@@ -47,6 +47,7 @@ from convtrack.store.base import (
     ReplayStatus,
     SpendRow,
 )
+from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
 
@@ -381,6 +382,22 @@ class RemoteStore(EventStore):
 
     def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:
         return dict(self._process.call("upsert_spend", list(rows), source))
+
+    def insert_link(self, link: Link) -> None:
+        self._process.call("insert_link", link)
+
+    def get_link(self, link_id: str) -> Link | None:
+        link: Link | None = self._process.call("get_link", link_id)
+        return link
+
+    def list_links(self) -> list[Link]:
+        return list(self._process.call("list_links"))
+
+    def insert_skan(self, postback: SkanPostback) -> bool:
+        return bool(self._process.call("insert_skan", postback))
+
+    def skan_summary(self, start: datetime | None, end: datetime | None) -> list[tuple[Any, ...]]:
+        return list(self._process.call("skan_summary", start, end))
 
     def save_credits(self, job: CreditsJob) -> int:
         return int(self._process.call("save_credits", job))

@@ -1,6 +1,6 @@
 """``replace_identity`` on every engine: the graph's rows round-trip, a replace is whole, and
-a failed one keeps what was stored; a rebuild stitches the stored events. (Stitching at ingest
-is DuckDB-only for now: tests/store/test_identity_store.py and tests/identity.)"""
+a failed one keeps what was stored; a rebuild stitches the stored events. (Stitching at ingest:
+test_identity_at_ingest.py.)"""
 
 from __future__ import annotations
 
@@ -101,11 +101,3 @@ def test_rebuild_stitches_the_stored_events(store: EventStore, event: Make) -> N
     people = dict(store.query("SELECT anonymous_id, person_id FROM identity_people").rows)
     assert people["phone"] == people["laptop"] != people["other"]
     assert store.rebuild_identity()["persons"] == 2  # a second rebuild replaces the first
-
-
-def test_stitching_at_ingest_is_not_on_postgresql_yet(store: EventStore, engine: str) -> None:
-    if engine == "postgresql":
-        with pytest.raises(NotImplementedError, match="stitching at ingest"):
-            store.configure_identity(StitchPolicy(), at_ingest=True)
-    else:
-        store.configure_identity(StitchPolicy(), at_ingest=True)

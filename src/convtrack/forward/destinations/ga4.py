@@ -9,7 +9,6 @@ most 25. The production endpoint accepts anything with 2xx; ``/debug/mp/collect`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,46 +31,11 @@ from convtrack.forward.wire import (
     plain,
     with_query,
 )
+from convtrack.plan.rules import GA4_NAME, GA4_RESERVED, GA4_RESERVED_PREFIXES
 
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-RESERVED_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag.")
-RESERVED_EVENTS = frozenset(
-    [
-        "ad_activeview",
-        "ad_click",
-        "ad_exposure",
-        "ad_impression",
-        "ad_query",
-        "ad_reward",
-        "adunit_exposure",
-        "app_background",
-        "app_clear_data",
-        "app_exception",
-        "app_remove",
-        "app_store_refund",
-        "app_store_subscription_cancel",
-        "app_store_subscription_convert",
-        "app_store_subscription_renew",
-        "app_update",
-        "app_upgrade",
-        "dynamic_link_app_open",
-        "dynamic_link_app_update",
-        "dynamic_link_first_open",
-        "error",
-        "firebase_campaign",
-        "first_open",
-        "first_visit",
-        "in_app_purchase",
-        "notification_dismiss",
-        "notification_foreground",
-        "notification_open",
-        "notification_receive",
-        "os_update",
-        "session_start",
-        "session_start_with_rollout",
-        "user_engagement",
-    ]
-)
+# Event-name rules (specs/tracking-protocols.md §4c) are the plan linter's, so a plan that
+# lints clean never produces a name GA4 refuses.
+NAME, RESERVED_PREFIXES, RESERVED_EVENTS = GA4_NAME, GA4_RESERVED_PREFIXES, GA4_RESERVED
 MAX_PARAMS = 25
 MAX_VALUE_CHARS = 100
 CONSENT = {"granted": "GRANTED", "denied": "DENIED"}

@@ -4,8 +4,8 @@
 The job's SELECT (with ``?`` parameters, as on every engine) is inserted column by column,
 each cast to its column's type, so an untyped ``NULL`` or literal in it lands as DuckDB would
 take it. The data-driven models' shares travel as a temporary ``path_shares`` table.
-Whether the engine's credit SQL runs on PostgreSQL is the analytics work of issue 9: a
-statement it cannot run fails the save, which then changes nothing.
+The attribution engine writes that SQL in PostgreSQL's dialect (attribution/dialect_pg.py); a
+statement that fails fails the save, which then changes nothing.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -34,11 +34,13 @@ from convtrack.store.base import (
     SpendRow,
 )
 from convtrack.store.duckdb_spend import check_unique as check_spend_unique
+from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.migrations import load_migrations
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 from convtrack.store.postgres import credits as pg_credits
 from convtrack.store.postgres import events as pg_events
 from convtrack.store.postgres import identity as pg_identity
+from convtrack.store.postgres import links as pg_links
 from convtrack.store.postgres import outbox as pg_outbox
 from convtrack.store.postgres import privacy as pg_privacy
 from convtrack.store.postgres import quarantine as pg_quarantine
@@ -52,10 +54,6 @@ if TYPE_CHECKING:
 _MIGRATION_LOCK = 0x636F6E76  # pg_advisory_lock key: one process migrates at a time
 _RETAINED = ("events", "quarantine")
 _READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
-
-
-def not_implemented(feature: str) -> NoReturn:
-    raise NotImplementedError(f"{feature} is not implemented on PostgreSQL yet (issue 9)")
 
 
 def display_url(url: str) -> str:
@@ -97,6 +95,7 @@ class PostgresStore(EventStore):
         self._reader_lock = threading.Lock()
         self._batch_ready = False  # the writer's temporary batch table exists
         self._policy: StitchPolicy | None = None  # None: StitchPolicy()'s defaults
+        self._at_ingest = True  # stitch each append's new events (store/postgres/identity.py)
 
     # -- connections ----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -173,10 +172,21 @@ class PostgresStore(EventStore):
             return 0
         with self._transaction(batch=True) as con:
             events, rejected = pg_privacy.drop_tombstoned(con, events, rejected)
-            new = len(pg_events.insert_new(con, events)) if events else 0
+            inserted = pg_events.insert_new(con, events) if events else []
             if rejected:
                 pg_quarantine.insert(con, rejected)
-        return new
+            if inserted and self._at_ingest:  # last: the identity lock is held until commit
+                self._stitch(con, events, inserted)
+        return len(inserted)
+
+    def _stitch(
+        self, con: psycopg.Connection[Any], events: Sequence[Event], inserted: list[str]
+    ) -> None:
+        from convtrack.identity.records import StitchPolicy
+
+        new = set(inserted)
+        first = [e for e in pg_events.first_copies(events) if e.event_id in new]
+        pg_identity.observe(con, self._policy or StitchPolicy(), first)
 
     def count_events(self) -> int:
         return int(self._scalar("SELECT count(*) FROM events"))
@@ -240,7 +250,32 @@ class PostgresStore(EventStore):
         if not replays:
             return {}
         with self._transaction(batch=True) as con:
-            return pg_quarantine.replay(con, replays)
+            outcome = pg_quarantine.replay(con, replays)
+            stored = [ev for rid, ev in replays if outcome.get(rid) == "new"]
+            if stored and self._at_ingest:  # stitched as an append stitches (last, too)
+                self._stitch(con, stored, [ev.event_id for ev in stored])
+            return outcome
+
+    # -- click links and SKAdNetwork postbacks (postgres.links) ----------------------------
+    def insert_link(self, link: Link) -> None:
+        with self._transaction() as con:
+            pg_links.insert_link(con, link)
+
+    def get_link(self, link_id: str) -> Link | None:
+        with self._cursor() as cur:
+            return pg_links.get_link(cur, link_id)
+
+    def list_links(self) -> list[Link]:
+        with self._cursor() as cur:
+            return pg_links.list_links(cur)
+
+    def insert_skan(self, postback: SkanPostback) -> bool:
+        with self._transaction() as con:
+            return pg_links.insert_skan(con, postback)
+
+    def skan_summary(self, start: datetime | None, end: datetime | None) -> list[tuple[Any, ...]]:
+        with self._cursor() as cur:
+            return pg_links.skan_summary(cur, start, end)
 
     # -- spend ----------------------------------------------------------------------------
     def upsert_spend(self, rows: Sequence[SpendRow], source: str = "") -> dict[str, int]:
@@ -261,12 +296,7 @@ class PostgresStore(EventStore):
             pg_identity.replace(con, rows, people)
 
     def configure_identity(self, policy: StitchPolicy, at_ingest: bool = True) -> None:
-        if at_ingest:
-            not_implemented(
-                "Identity stitching at ingest (set identity_stitching = false and run"
-                " `convtrack people rebuild` instead)"
-            )
-        self._policy = policy
+        self._policy, self._at_ingest = policy, at_ingest
 
     def rebuild_identity(self) -> dict[str, int]:
         from convtrack.identity.graph import IdentityGraph, people_table
@@ -274,6 +304,7 @@ class PostgresStore(EventStore):
 
         with self._transaction() as con:
             con.execute("LOCK TABLE events IN SHARE MODE")  # holds off every writer's appends
+            # (replace takes the identity lock after it, in the order appends take both)
             graph, events = stitch(con.execute(EVENTS_SQL).fetchall(), IdentityGraph(self._policy))
             pg_identity.replace(con, graph.to_rows(), people_table(graph))
         return summary(graph, events)

@@ -1,0 +1,64 @@
+"""``convtrack export --format parquet --out DIR``: the store as a Parquet lake for Spark
+(events partitioned by UTC day, incremental; see docs/attribution.md, "On Spark")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from convtrack.cli.args import settings_args
+from convtrack.config import Settings
+
+
+def register(sub: Any) -> None:
+    cmd = sub.add_parser(
+        "export",
+        help="export events (by UTC day), identity and spend as Parquet",
+        description="Write DIR/events/date=YYYY-MM-DD/*.parquet, DIR/identity_people, "
+        "DIR/spend and DIR/manifest.json. A re-run writes only the days that changed. "
+        "Reads the DuckDB store read-only: stop `convtrack serve` first.",
+    )
+    settings_args(cmd)
+    cmd.add_argument("--format", choices=["parquet"], default="parquet", help="only parquet")
+    cmd.add_argument("--out", required=True, metavar="DIR", help="the lake's folder")
+    cmd.add_argument("--from", dest="start", metavar="DATE", help="first UTC day of events")
+    cmd.add_argument("--to", dest="end", metavar="DATE", help="UTC day after the last one")
+    cmd.set_defaults(func=export)
+
+
+class Progress:
+    """``export: day 3/40 (2024-05-03)`` redrawn in place on stderr, only on a terminal."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.on = self.stream.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int, day: str) -> None:
+        if not self.on:
+            return
+        elapsed = time.monotonic() - self.started
+        line = f"export: day {done + 1}/{total} ({day}, {elapsed:.1f} s)" if day else ""
+        self.stream.write(f"\r\x1b[K{line}")
+        self.stream.flush()
+
+
+def export(args: argparse.Namespace, settings: Settings) -> int:
+    from convtrack.export.parquet import connect, duckdb_path, export_parquet
+    from convtrack.reports.conversions_query import parse_day
+
+    start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
+    con = connect(duckdb_path(settings.store_url))
+    try:
+        result = export_parquet(con, Path(args.out), start, end, Progress())
+    finally:
+        con.close()
+    tables = ", ".join(f"{name} {rows:,} rows" for name, rows in result.tables.items())
+    print(
+        f"events: {len(result.written)} day(s) written ({result.rows:,} rows), "
+        f"{result.skipped} unchanged; {tables}"
+    )
+    return 0
