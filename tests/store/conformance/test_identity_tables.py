@@ -4,7 +4,7 @@ test_identity_at_ingest.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +13,7 @@ from convtrack.events import Event
 from convtrack.identity import GraphRows
 from convtrack.identity.records import StitchPolicy
 from convtrack.store import EventStore
+from convtrack.store.process import StoreProcess
 
 Make = Callable[..., Event]
 
@@ -82,6 +83,19 @@ def test_a_failed_replace_keeps_the_stored_graph(
         store.replace_identity(rows, people)
     assert stored(store)["identity_people"] == PEOPLE
     assert stored(store)["identity_identifiers"] == ROWS.identifiers
+
+
+@pytest.fixture
+def process(store_url: str) -> Iterator[StoreProcess]:
+    proc = StoreProcess(store_url, {}, queue_max_events=10)
+    proc.store.migrate()
+    yield proc
+    proc.stop()
+
+
+def test_the_store_process_forwards_replace_identity(process: StoreProcess) -> None:
+    process.store.replace_identity(ROWS, PEOPLE)
+    assert stored(process.store)["identity_people"] == PEOPLE
 
 
 def test_rebuild_stitches_the_stored_events(store: EventStore, event: Make) -> None:
