@@ -72,3 +72,28 @@ def test_same_id_across_restarts(new_server):
     assert all(stored_copy(srv, i) == 1 for i in ids)
     srv.stop()
     assert srv.id_counts(ids) == {i: 1 for i in ids}  # read from the file itself
+
+
+def test_a_browser_and_a_server_copy_of_one_purchase_are_matched(new_server):
+    """The tag and the backend both send one purchase under one event_id: stored once, and
+    the tracking-health match sees it from both sides (``event_copies``)."""
+    srv = new_server()
+    event_id = srv.new_id("matched")
+    purchase = {"event_name": "purchase", "value": 20.0, "currency": "EUR", "order_id": "o-1"}
+    srv.ingest([srv.event(event_id=event_id, **purchase)], key=srv.public_key)  # browser tag
+    srv.ingest([srv.event(event_id=event_id, **purchase)])  # backend, secret key
+    srv.ingest([srv.event(event_id=event_id, **purchase)])  # a backend retry
+    purchase["order_id"] = "o-2"
+    srv.ingest([srv.event(**purchase)], key=srv.public_key)  # another, browser only
+    assert srv.id_counts([event_id]) == {event_id: 1}
+    rows = srv.sql(
+        "SELECT source, sum(copies) AS copies FROM event_copies"  # noqa: S608
+        f" WHERE event_id = '{event_id}' GROUP BY 1 ORDER BY 1"
+    )
+    assert [(r["source"], r["copies"]) for r in rows] == [("server", 2), ("tag", 1)]
+    health = srv.get("/v1/qa/health", headers=srv._admin_auth()).json()
+    c = health["conversions"]
+    assert (c["conversions"], c["both"], c["browser_only"], c["server_only"]) == (2, 1, 1, 0)
+    assert health["dedup"]["conversions"] == {
+        "received": 4, "stored": 2, "duplicates": 2, "dedup_rate": 0.5,
+    }  # fmt: skip

@@ -45,12 +45,14 @@ def _window(args: argparse.Namespace, default: timedelta) -> Any:
 
 
 def modeled_command(args: argparse.Namespace, settings: Settings) -> int:
-    from convtrack.cli.ops import session
+    from convtrack.cli.ops import configured_plan, session
     from convtrack.qa.modeled import modeled
+    from convtrack.qa.sql import Conversions
 
     window = _window(args, timedelta(days=7))
+    conv = Conversions.of_plan(configured_plan(settings.plan))
     with session(settings) as ops:
-        result = modeled(ops, window)
+        result = modeled(ops, window, conv)
     if args.format == "json":
         print(json.dumps(result, indent=2))
         return 0

@@ -66,8 +66,11 @@ class Pipeline:
         """Check, decide consent, route and commit ``items``; quarantine the invalid ones."""
         out = self.check(items, origin, batch_sent_at, is_batch)
         out.kept = [e for e in out.valid if self.gate.apply(e, region) is not None]
+        plan = self.plan.compiled
+        for e in out.kept:  # the store tallies the copies of conversions (store/copies.py)
+            e.conversion = e.type == "conversion" or plan.converts(e.event_name)
         if self.router is not None:  # after consent: the decision gates each destination
-            self.router.route(out.kept, self.plan.compiled)
+            self.router.route(out.kept, plan)
         await self.writer.write(out.kept, out.rejected)
         return out
 

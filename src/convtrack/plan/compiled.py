@@ -112,6 +112,10 @@ class CompiledPlan:
         rules = self.conversions.get(self.names.get(event_name, event_name), ())
         return [conv for conv, test in rules if test(properties)]
 
+    def converts(self, event_name: str) -> bool:
+        """Whether the plan defines any conversion on this event (name or alias)."""
+        return self.names.get(event_name, event_name) in self.conversions
+
     def adjustments_for(
         self, event_name: str, properties: Mapping[str, Any]
     ) -> list[tuple[AdjustmentDef, ConversionDef]]:

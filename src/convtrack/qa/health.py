@@ -4,9 +4,12 @@
 - ``volume``: events per minute by source;
 - ``quarantine``: how many events failed validation, as a share of all, and the top reasons;
 - ``conversions``: browser-vs-server match (a conversion is one order id, else one event id;
-  seen by both, browser only, server only);
-- ``dedup``: copies received vs events stored (the writer's counts since start, when given)
-  and order ids stored under more than one event id (duplicates the store cannot see);
+  seen by both, browser only, server only). The sources come from the stored rows and from
+  ``event_copies``, which records every accepted copy of a conversion, so a browser and a
+  server copy sharing one event id count as seen by both;
+- ``dedup``: conversion copies received vs conversions stored in the window (``event_copies``),
+  all events received vs stored (the writer's counts since start, when given) and order ids
+  stored under more than one event id (duplicates the store cannot see);
 - ``destinations``: per destination, match quality (share of its forwarded events carrying
   each identifier), delivery success, latency p50/p95 and dead letters.
 """
@@ -19,6 +22,7 @@ from typing import Any
 from convtrack.qa.sql import (
     BROWSER_SOURCES,
     SERVER_SOURCES,
+    Conversions,
     Window,
     any_click_id,
     between,
@@ -74,20 +78,33 @@ def quarantine(store: EventStore, w: Window, stored: int) -> dict[str, Any]:
     }
 
 
-def conversion_match(store: EventStore, w: Window) -> dict[str, Any]:
+def _conversion_copies(conv: Conversions) -> str:
+    """Each conversion in the window with every source a copy of it came from: the stored row's
+    own source, and each source ``event_copies`` recorded (a copy the store did not keep
+    because its event_id was stored already). Keyed by order id, else event id.
+    Parameters: ``conv.params + w.params``, twice."""
+    key = "COALESCE(e.order_id, e.event_id)"
+    where = f"{conv.where('e')} AND {between('e.received_at')}"
+    return (
+        f"SELECT {key} AS k, e.event_id, e.source, 1 AS copies FROM events e WHERE {where} "
+        f"UNION ALL SELECT {key} AS k, e.event_id, x.source, x.copies FROM event_copies x "
+        f"JOIN events e ON e.event_id = x.event_id WHERE {where}"
+    )
+
+
+def conversion_match(store: EventStore, w: Window, conv: Conversions) -> dict[str, Any]:
     browser = ", ".join(f"'{s}'" for s in BROWSER_SOURCES)
     server = ", ".join(f"'{s}'" for s in SERVER_SOURCES)
     sql = (
-        "WITH c AS (SELECT COALESCE(order_id, event_id) AS k, "
+        f"WITH s AS ({_conversion_copies(conv)}), c AS (SELECT k, "
         f"max(CASE WHEN source IN ({browser}) THEN 1 ELSE 0 END) AS b, "
-        f"max(CASE WHEN source IN ({server}) THEN 1 ELSE 0 END) AS s "
-        f"FROM events WHERE type = 'conversion' AND {IN_WINDOW} GROUP BY 1) "
+        f"max(CASE WHEN source IN ({server}) THEN 1 ELSE 0 END) AS s FROM s GROUP BY 1) "
         "SELECT count(*) AS conversions, "
         "sum(CASE WHEN b = 1 AND s = 1 THEN 1 ELSE 0 END) AS both_, "
         "sum(CASE WHEN b = 1 AND s = 0 THEN 1 ELSE 0 END) AS browser_only, "
         "sum(CASE WHEN b = 0 AND s = 1 THEN 1 ELSE 0 END) AS server_only FROM c"
     )
-    r = rows(store, sql, w.params)[0]
+    r = rows(store, sql, (conv.params + w.params) * 2)[0]
     total = int(r["conversions"] or 0)
     both, b_only, s_only = (int(r[k] or 0) for k in ("both_", "browser_only", "server_only"))
     return {
@@ -100,13 +117,33 @@ def conversion_match(store: EventStore, w: Window) -> dict[str, Any]:
     }
 
 
-def dedup(store: EventStore, w: Window, writer: Mapping[str, Any] | None) -> dict[str, Any]:
+def conversion_dedup(store: EventStore, w: Window, conv: Conversions) -> dict[str, Any]:
+    """Conversion copies received (``event_copies``) vs conversions stored, in the window."""
+    sql = (
+        "SELECT count(*) AS stored, sum(copies) AS received FROM (SELECT e.event_id, "
+        "sum(x.copies) AS copies FROM events e JOIN event_copies x ON x.event_id = e.event_id "
+        f"WHERE {conv.where('e')} AND {between('e.received_at')} GROUP BY 1) t"
+    )
+    r = rows(store, sql, conv.params + w.params)[0]
+    stored, received = int(r["stored"] or 0), int(r["received"] or 0)
+    return {
+        "received": received,
+        "stored": stored,
+        "duplicates": received - stored,
+        "dedup_rate": _share(received - stored, received),
+    }
+
+
+def dedup(
+    store: EventStore, w: Window, writer: Mapping[str, Any] | None, conv: Conversions
+) -> dict[str, Any]:
     sql = (
         "SELECT count(*) AS orders, sum(n - 1) AS extra FROM (SELECT order_id, count(*) AS n "
         f"FROM events WHERE order_id IS NOT NULL AND {IN_WINDOW} GROUP BY 1) o"
     )
     r = rows(store, sql, w.params)[0]
     out: dict[str, Any] = {
+        "conversions": conversion_dedup(store, w, conv),
         "orders": int(r["orders"] or 0),
         "order_duplicates": int(r["extra"] or 0),
         "order_duplicate_rate": _share(r["extra"], r["orders"]),
@@ -191,14 +228,22 @@ def destinations(store: EventStore, w: Window) -> dict[str, dict[str, Any]]:
     return out
 
 
-def health(store: EventStore, w: Window, writer: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Every figure for the window; ``writer`` is the group-commit writer's stats, if any."""
+def health(
+    store: EventStore,
+    w: Window,
+    writer: Mapping[str, Any] | None = None,
+    conv: Conversions | None = None,
+) -> dict[str, Any]:
+    """Every figure for the window; ``writer`` is the group-commit writer's stats, if any;
+    ``conv`` says which events are conversions (``Conversions.of_plan``; by default those
+    sent as ``type = 'conversion'``)."""
+    conv = conv or Conversions()
     vol = volume(store, w)
     return {
         "window": w.as_json(),
         "volume": vol,
         "quarantine": quarantine(store, w, vol["events"]),
-        "conversions": conversion_match(store, w),
-        "dedup": dedup(store, w, writer),
+        "conversions": conversion_match(store, w, conv),
+        "dedup": dedup(store, w, writer, conv),
         "destinations": destinations(store, w),
     }

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from convtrack.qa.sql import Source, Window, between, host, json_field, rows
+from convtrack.qa.sql import Conversions, Source, Window, between, host, json_field, rows
 
 Z95 = 1.959964
 FULL = f"({json_field('consent_decision', 'analytics')} = 'full' OR consent_decision IS NULL)"
@@ -59,7 +59,7 @@ class ChannelFigures:
         return rate * n, var, False
 
 
-def figures(store: Source, w: Window) -> list[ChannelFigures]:
+def figures(store: Source, w: Window, conv: Conversions) -> list[ChannelFigures]:
     visits_sql = (
         f"SELECT {CHANNEL} AS channel, CASE WHEN {FULL} THEN 1 ELSE 0 END AS consented, "
         f"count(*) AS n FROM events WHERE type = 'page' AND {LANDING} AND {IN_WINDOW} "
@@ -70,24 +70,24 @@ def figures(store: Source, w: Window) -> list[ChannelFigures]:
         "(PARTITION BY session_id ORDER BY occurred_at, event_id) AS rn FROM events "
         f"WHERE type = 'page' AND session_id IS NOT NULL AND {FULL} AND {LANDING} "
         f"AND {IN_WINDOW}) SELECT l.channel, count(*) AS n FROM events c JOIN l "
-        "ON l.session_id = c.session_id AND l.rn = 1 WHERE c.type = 'conversion' "
+        f"ON l.session_id = c.session_id AND l.rn = 1 WHERE {conv.where('c')} "
         f"AND {between('c.received_at')} AND {C_FULL} "
         "GROUP BY 1"
     )
     seen: dict[str, list[int]] = {}
     for r in rows(store, visits_sql, w.params):
         seen.setdefault(r["channel"], [0, 0, 0])[0 if r["consented"] else 2] += int(r["n"])
-    for r in rows(store, conv_sql, w.params + w.params):
+    for r in rows(store, conv_sql, w.params + conv.params + w.params):
         seen.setdefault(r["channel"], [0, 0, 0])[1] += int(r["n"])
     return [ChannelFigures(c, *v) for c, v in sorted(seen.items())]
 
 
-def observed_conversions(store: Source, w: Window) -> dict[str, int]:
+def observed_conversions(store: Source, w: Window, conv: Conversions) -> dict[str, int]:
     sql = (
         f"SELECT CASE WHEN {FULL} THEN 1 ELSE 0 END AS consented, count(*) AS n FROM events "
-        f"WHERE type = 'conversion' AND {IN_WINDOW} GROUP BY 1"
+        f"WHERE {conv.where()} AND {IN_WINDOW} GROUP BY 1"
     )
-    found = {int(r["consented"]): int(r["n"]) for r in rows(store, sql, w.params)}
+    found = {int(r["consented"]): int(r["n"]) for r in rows(store, sql, conv.params + w.params)}
     return {"consented": found.get(1, 0), "pseudonymous": found.get(0, 0)}
 
 
@@ -119,12 +119,14 @@ def model(found: list[ChannelFigures]) -> dict[str, Any]:
     }
 
 
-def modeled(store: Source, w: Window) -> dict[str, Any]:
-    """The modeled conversions of the window, beside the observed ones (``GET /v1/qa/modeled``)."""
-    result = model(figures(store, w))
+def modeled(store: Source, w: Window, conv: Conversions | None = None) -> dict[str, Any]:
+    """The modeled conversions of the window, beside the observed ones (``GET /v1/qa/modeled``);
+    ``conv`` says which events are conversions (``Conversions.of_plan``)."""
+    conv = conv or Conversions()
+    result = model(figures(store, w, conv))
     return {
         "window": w.as_json(),
-        "observed": observed_conversions(store, w),
+        "observed": observed_conversions(store, w, conv),
         **result,
         "method": "consented conversion rate per channel x consented-out visits (docs/qa.md)",
     }

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import CLICK_IDS
 from convtrack.store.base import QueryResult
+
+if TYPE_CHECKING:
+    from convtrack.plan import CompiledPlan
 
 BROWSER_SOURCES = ("tag", "pixel")  # copies a browser sent (public write key, pixel)
 SERVER_SOURCES = ("server",)  # copies a backend sent (secret write key)
@@ -74,6 +77,32 @@ def iso(at: datetime) -> str:
 
 def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True)
+class Conversions:
+    """Which stored events the QA figures count as conversions: events sent as ``type =
+    'conversion'``, and events whose (canonical) name the tracking plan defines conversions
+    on — a ``purchase`` sent as a ``track`` counts. A plan rule's ``where`` is not applied:
+    health asks whether conversion events arrive, attribution applies the rules."""
+
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def of_plan(cls, plan: CompiledPlan | None) -> Conversions:
+        return cls(tuple(sorted(plan.conversions))) if plan is not None else cls()
+
+    def where(self, alias: str = "") -> str:
+        """The condition (``alias``: a table alias such as ``e``); ``params`` go with it."""
+        prefix = f"{alias}." if alias else ""
+        if not self.names:
+            return f"{prefix}type = 'conversion'"
+        marks = ", ".join("?" for _ in self.names)
+        return f"({prefix}type = 'conversion' OR {prefix}event_name IN ({marks}))"
+
+    @property
+    def params(self) -> list[str]:
+        return list(self.names)
 
 
 @dataclass(frozen=True)

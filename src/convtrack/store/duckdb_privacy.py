@@ -37,6 +37,7 @@ EVENT_KEYED: dict[str, tuple[str, ...]] = {
     "conversion_credits": ("event_id", "touch_id"),
     "outbox": ("event_id",),
     "delivery_log": ("event_id",),
+    "event_copies": ("event_id",),
 }
 _SEP = "chr(31)"  # between kind and value in one list of identifier keys
 _LIST = "?::VARCHAR[]"
@@ -230,16 +231,26 @@ def drop_erased(
 
 
 # -- retention --------------------------------------------------------------------------------
-_RETAINED = ("events", "quarantine")
+_RETAINED = ("events", "quarantine")  # the tables holding IPs
+# What retention deletes by age: table -> condition ({} is the parameter's placeholder).
+# Finished outbox jobs and their delivery log go too; a job still pending stays until its
+# destination's max_age makes it a dead letter.
+PURGED = {
+    "events": "received_at < {}",
+    "quarantine": "received_at < {}",
+    "event_copies": "received_at < {}",
+    "outbox": "created_at < {} AND status IN ('delivered', 'dead')",
+    "delivery_log": '"at" < {}',
+}
 
 
 def purge(con: duckdb.DuckDBPyConnection, before: datetime, dry_run: bool) -> dict[str, int]:
-    """Delete (or count) events and quarantine rows received before ``before``."""
+    """Delete (or count) the rows of every ``PURGED`` table older than ``before``."""
     verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
     return {
-        table: int(con.execute(f"{verb} {table} WHERE received_at < ?", [before])
+        table: int(con.execute(f"{verb} {table} WHERE {where.format('?')}", [before])
                    .fetchall()[0][0])
-        for table in _RETAINED
+        for table, where in PURGED.items()
     }  # fmt: skip
 
 

@@ -17,6 +17,7 @@ import psycopg
 import pyarrow as pa
 
 from convtrack.events import Event
+from convtrack.store import copies
 from convtrack.store.arrow import COLUMNS, JSON_COLUMNS
 from convtrack.store.outbox_model import DeliveryJob, job_id
 
@@ -108,3 +109,15 @@ def enqueue(
         columns,
     )
     return len(found)
+
+
+def record_copies(con: psycopg.Connection[Any], events: Sequence[Event]) -> None:
+    """Log the batch's conversion copies in ``event_copies`` (``store/copies.py``)."""
+    columns = copies.tally(events)
+    if columns[0]:
+        con.execute(
+            "INSERT INTO event_copies (event_id, source, received_at, last_received_at, copies)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[],"
+            " %s::timestamptz[], %s::bigint[])",
+            columns,
+        )
