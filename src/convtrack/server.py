@@ -118,8 +118,8 @@ class Runtime:
         pixel = PixelEndpoint(self.settings, self.keys, self.writer, self.plan, gate, router)
         self.pixel = pixel
         token = admin_token(self.settings.data_dir)
-        self.auth = DashboardAuth(self.settings.dashboard_secret or token, token)
-        self.alerter = qa_alerts.Alerter.from_settings(self.settings)  # GET /v1/qa/alerts
+        self.auth = DashboardAuth(self.settings.dashboard_secret or token, token, self.store)
+        self.alerter = qa_alerts.Alerter.from_settings(self.settings, self.store)  # in the store
         attribution = self._attribution_endpoint()
         return {
             "/v1/events": events,
@@ -141,7 +141,9 @@ class Runtime:
                 self.auth.authorise,
             ),
             "/v1/debug/events": DebugEvents(self.store, self.auth.authorise),
-            **QaApi(self.store, token, self.alerter, self._writer_stats).routes(),
+            **QaApi(
+                self.store, token, self.alerter, self._writer_stats, lambda: self.plan.compiled
+            ).routes(),
             "/healthz": self._healthz,
             "/readyz": self._readyz,
             **PrivacyApi(self.store, self.keys, admin_token(self.settings.data_dir)).routes(),
@@ -258,6 +260,7 @@ class App:
             )
             return
         path = scope["path"]
+        scope = await rt.auth.resolve(scope)  # a session cookie, looked up off the event loop
         if path.startswith("/v1/qa/"):  # the QA APIs take the admin token; so does a session
             scope = rt.auth.bridge(scope)
         handler = rt.routes.get(path)
@@ -326,9 +329,7 @@ class App:
         """Check the alert conditions every ``alert_interval_minutes`` (docs/qa.md)."""
         rt = self.runtime
         if rt is not None and self.settings.alert_interval_minutes > 0:
-            self._alerts = asyncio.ensure_future(
-                qa_alerts.run_forever(rt.alerter, rt.store, self.settings)
-            )
+            self._alerts = asyncio.ensure_future(qa_alerts.run_forever(rt.alerter, self.settings))
 
     def _start_forwarding(self) -> None:
         """The delivery workers of the enabled destinations (unless ``forward_in_serve`` is

@@ -11,12 +11,14 @@ never see each other's visitors. The server is one ``convtrack serve`` per sessi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dashboard_support import SECRET, XSS_ANON, XSS_NAMES, Watch, admin, journeys, seed_health
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from live_server import Server
+from live_server import Server, make_event
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,3 +94,30 @@ def tag_url(server: Server) -> str:
         pytest.skip("GET /t.js answers 404: the browser tag is not served yet")
     assert response.status_code == 200, (response.status_code, response.text[:300])
     return server.url + "/t.js"
+
+
+# -- the dashboard tests (tests/browser/dashboard_support.py) -------------------------
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("dashboard"), env={"CONVTRACK_DASHBOARD_SECRET": SECRET})
+    seed_health(srv.data_dir, datetime.now(UTC))
+    try:
+        srv.start()
+        srv.ingest(journeys())
+        srv.ingest([make_event(event_name=name, anonymous_id=XSS_ANON) for name in XSS_NAMES])
+        bad = srv.post_events({"events": [make_event(event_name="purchase", value="oops",
+                                                     anonymous_id="anon-bad")]})  # fmt: skip
+        assert bad.status_code == 422, bad.text  # kept in quarantine
+        spend = {"rows": [{"date": "2024-05-19", "platform": "google_ads", "spend": "60",
+                           "currency": "USD"}]}  # fmt: skip
+        response = srv.http.post(srv.url + "/v1/admin/spend", json=spend, headers=admin(srv))
+        assert response.status_code == 200, response.text
+        yield srv
+    finally:
+        srv.close()
+    srv.assert_clean_logs()
+
+
+@pytest.fixture
+def watch(page: Page) -> Watch:
+    return Watch(page)

@@ -1,159 +1,29 @@
-"""The dashboard in a real browser: sign-in, every page with charts that hold the data, the
-model switch, hostile event names rendered as text, and the live debugger.
-
-One server for this module, with its own dashboard secret and a small known data set (the
-journeys of tests/e2e/test_attribution.py, spend, a quarantined event and two event names
-that are HTML). Charts are read from the page through Chart.js's own registry
-(``Chart.getChart(canvas).data``), never from pixels. Screenshots go to tests/artifacts/.
-Every test fails on a JavaScript dialog, an uncaught page error or a console error.
+"""The dashboard in a real browser: sign-in, the overview and attribution pages with charts
+that hold the data, the date range and the model switch, hostile event names rendered as
+text, and the live debugger. The tracking-health page: test_dashboard_health.py. The data set
+and helpers: dashboard_support.py. Every test fails on a JavaScript dialog, an uncaught page
+error or a console error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
 
-import pytest
+from dashboard_support import (
+    PAGES,
+    XSS_ANON,
+    XSS_NAMES,
+    Watch,
+    api,
+    chart_data,
+    series,
+    shot,
+    sign_in,
+    tiles,
+)
 from playwright.sync_api import BrowserContext, Page
 
 from live_server import Server, make_event, new_id
-
-SECRET = "dashboard-secret-for-tests"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-T0 = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
-SITE = "https://shop.example.com"
-XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(2)>']
-XSS_ANON = "anon-xss"
-PAGES = ["overview", "attribution", "health", "debugger"]
-QA_PATHS = ["/v1/qa/health", "/v1/qa/anomalies", "/v1/qa/alerts", "/v1/qa/modeled"]
-EXPECTED_FAILURES = {*QA_PATHS, "/signin"}
-
-
-def at(days_before: float) -> str:
-    return (T0 - timedelta(days=days_before)).isoformat()
-
-
-def journeys() -> list[dict[str, Any]]:
-    """p1: Paid Search then Email, buys for 120; p2: Organic Search, buys for 30; p3: Paid
-    Search, no purchase. First touch and last touch disagree about p1."""
-    out = []
-    steps = {
-        "p1": [(10, {"gclid": "G1"}, "https://www.google.com/"),
-               (3, {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "may"},
-                None)],
-        "p2": [(1, None, "https://www.bing.com/")],
-        "p3": [(2, {"gclid": "G3"}, None)],
-    }  # fmt: skip
-    for person, visits in steps.items():
-        for days, campaign, referrer in visits:
-            event = make_event(type="page", event_name="page_view", anonymous_id=person,
-                               timestamp=at(days), context={"url": SITE + "/",
-                                                            "referrer": referrer})  # fmt: skip
-            if campaign:
-                event["campaign"] = {**campaign, "click_at": at(days)}
-            out.append(event)
-    for person, value in (("p1", 120), ("p2", 30)):
-        out.append(make_event(event_name="purchase", type="conversion", anonymous_id=person,
-                              timestamp=at(0), order_id=new_id("o"), value=value,
-                              currency="USD"))  # fmt: skip
-    return out
-
-
-@pytest.fixture(scope="module")
-def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("dashboard"), env={"CONVTRACK_DASHBOARD_SECRET": SECRET})
-    try:
-        srv.start()
-        srv.ingest(journeys())
-        srv.ingest([make_event(event_name=name, anonymous_id=XSS_ANON) for name in XSS_NAMES])
-        bad = srv.post_events({"events": [make_event(event_name="purchase", value="oops",
-                                                     anonymous_id="anon-bad")]})  # fmt: skip
-        assert bad.status_code == 422, bad.text  # kept in quarantine
-        spend = {"rows": [{"date": "2024-05-19", "platform": "google_ads", "spend": "60",
-                           "currency": "USD"}]}  # fmt: skip
-        response = srv.http.post(srv.url + "/v1/admin/spend", json=spend, headers=admin(srv))
-        assert response.status_code == 200, response.text
-        yield srv
-    finally:
-        srv.close()
-    srv.assert_clean_logs()
-
-
-def admin(srv: Server) -> dict[str, str]:
-    return {"authorization": "Bearer " + (srv.data_dir / "admin.token").read_text().strip()}
-
-
-class Watch:
-    """Dialogs, page errors and console errors seen by one page: there must be none."""
-
-    def __init__(self, page: Page) -> None:
-        self.problems: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-        page.on("console", self._console)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.problems.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    def _console(self, message: Any) -> None:
-        if message.type != "error":
-            return
-        path = urlsplit(message.location.get("url", "")).path
-        if "Failed to load resource" in message.text and path in EXPECTED_FAILURES:
-            return  # a 404 from a QA API this server lacks, a refused sign-in: on purpose
-        self.problems.append(f"console error: {message.text} ({message.location})")
-
-    def clean(self) -> None:
-        assert not self.problems, self.problems
-
-
-@pytest.fixture
-def watch(page: Page) -> Watch:
-    return Watch(page)
-
-
-def sign_in(page: Page, srv: Server, path: str = "/") -> None:
-    page.goto(srv.url + path)
-    page.fill("#secret", SECRET)
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("body[data-state=ready]")
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
-
-
-def chart_data(page: Page, box_id: str) -> dict[str, Any]:
-    """The chart's labels and datasets as Chart.js holds them."""
-    data: dict[str, Any] = page.evaluate(
-        """(id) => {
-            const chart = Chart.getChart(document.querySelector(`#${id} canvas`));
-            if (!chart) return null;
-            return {labels: chart.data.labels,
-                    datasets: chart.data.datasets.map(d => ({label: d.label, data: d.data}))};
-        }""",
-        box_id,
-    )
-    assert data is not None, f"no chart in #{box_id}"
-    return data
-
-
-def series(data: dict[str, Any], label: str) -> dict[str, Any]:
-    found = [d for d in data["datasets"] if d["label"] == label]
-    assert found, (label, data)
-    return dict(zip(data["labels"], found[0]["data"], strict=True))
-
-
-def api(srv: Server, path: str, **params: Any) -> dict[str, Any]:
-    response = srv.get(path, params=params, headers=admin(srv))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 # -- sign-in -------------------------------------------------------------------------------
@@ -227,6 +97,54 @@ def test_overview_charts_hold_the_reports(dash: Server, page: Page, watch: Watch
     watch.clean()
 
 
+def apply_range(page: Page, start: str, end: str) -> None:
+    renders = page.evaluate("document.body.dataset.renders")
+    page.fill("#range-from", start)
+    page.fill("#range-to", end)
+    page.click("#overview-range button[type=submit]")
+    page.wait_for_function("(n) => document.body.dataset.renders !== n", arg=renders)
+
+
+def test_the_date_range_sets_every_overview_figure(dash: Server, page: Page, watch: Watch) -> None:
+    sign_in(page, dash)
+    for start, end, conversions, spend in (
+        ("2024-05-20", "2024-05-20", 2, 0),
+        ("2024-05-10", "2024-05-19", 0, 60),
+    ):
+        apply_range(page, start, end)
+        to = (datetime.fromisoformat(end) + timedelta(days=1)).date().isoformat()
+        days = api(dash, "/v1/reports/conversions", by="day", **{"from": start, "to": to})
+        credits = api(dash, "/v1/reports/attribution", grain="day", **{"from": start, "to": to})
+        assert sum(r[-2] for r in days["rows"]) == conversions
+        assert sum(r.get("spend") or 0 for r in credits["rows"]) == spend
+        figures = tiles(page, "#overview-tiles")
+        assert (figures["conversions"], figures["spend (USD)"]) == (str(conversions), str(spend))
+        time = chart_data(page, "overview-time")
+        assert all(start <= day <= end for day in time["labels"]), time["labels"]
+    assert page.url.endswith("#from=2024-05-10&to=2024-05-19")
+    page.reload()
+    page.wait_for_selector("body[data-state=ready]")
+    assert page.input_value("#range-from") == "2024-05-10"
+    assert tiles(page, "#overview-tiles")["spend (USD)"] == "60"
+    # from after to: a message, and no request
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/v1/reports/" in r.url else None)
+    page.fill("#range-from", "2024-05-21")
+    page.fill("#range-to", "2024-05-20")
+    page.click("#overview-range button[type=submit]")
+    assert "after the end" in (page.text_content("#range-error") or "")
+    assert asked == [] and page.url.endswith("#from=2024-05-10&to=2024-05-19")
+    renders = page.evaluate("document.body.dataset.renders")
+    page.click("button[data-days='7']")  # a preset fills both days and applies them
+    page.wait_for_function("(n) => document.body.dataset.renders !== n", arg=renders)
+    start, end = page.input_value("#range-from"), page.input_value("#range-to")
+    assert page.evaluate("document.body.dataset.range") == f"{start}..{end}"
+    assert datetime.fromisoformat(end) - datetime.fromisoformat(start) == timedelta(days=6)
+    assert page.text_content("#range-error") == "" and asked
+    shot(page, "overview-range")
+    watch.clean()
+
+
 def test_attribution_model_switch_shows_what_the_api_returns(
     dash: Server, page: Page, watch: Watch
 ) -> None:
@@ -260,25 +178,6 @@ def test_attribution_model_switch_shows_what_the_api_returns(
     watch.clean()
 
 
-def test_tracking_health_shows_qa_or_says_it_is_not_available(
-    dash: Server, page: Page, watch: Watch
-) -> None:
-    sign_in(page, dash, "/?next=/dashboard/health")
-    for section in page.locator("section[data-endpoint]").all():
-        endpoint = section.get_attribute("data-endpoint")
-        status = dash.get(endpoint, headers=admin(dash)).status_code
-        unavailable = "unavailable" in (section.get_attribute("class") or "")
-        assert unavailable == (status == 404), (endpoint, status)
-        if status == 200:  # the QA API's figures are shown
-            assert section.locator("dl, table").count() > 0, endpoint
-    sources = chart_data(page, "health-sources")
-    assert series(sources, "quarantined")["server"] >= 1
-    assert series(sources, "accepted")["server"] >= 2
-    shot(page, "health")
-    watch.clean()
-
-
-# -- the live debugger and hostile data ------------------------------------------------------
 def test_event_names_that_are_html_render_as_text(dash: Server, page: Page, watch: Watch) -> None:
     sign_in(page, dash, "/?next=/dashboard/debugger")
     page.fill("#filter-anonymous_id", XSS_ANON)

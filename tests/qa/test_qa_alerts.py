@@ -1,4 +1,5 @@
-"""Alerts: conditions from a real store, posted to a real HTTP receiver on loopback."""
+"""Alerts: conditions from a real store, kept in it and posted to a real HTTP receiver on
+loopback — once per condition, however many nodes share the store."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from convtrack.config import Settings
-from convtrack.qa.alerts import SIGNATURE_HEADER, Alerter, check
-from convtrack.store import EventStore
+from convtrack.qa.alerts import SIGNATURE_HEADER, Alerter, Condition, check
+from convtrack.store import EventStore, open_store
 
 
 class Receiver:
@@ -57,35 +58,92 @@ def receiver() -> Iterator[Receiver]:
 def test_a_paused_destination_alerts_once_signed(store: EventStore, receiver: Receiver) -> None:
     store.pause_destination("meta", "50 failures in a row", datetime.now(UTC))
     settings = Settings(alert_webhook_url=receiver.url, alert_webhook_secret="s3cret")
-    alerter = Alerter.from_settings(settings)
-    first = asyncio.run(alerter.run_once(store, settings))
-    again = asyncio.run(alerter.run_once(store, settings))  # still paused: no repeat
+    alerter = Alerter.from_settings(settings, store)
+    first = asyncio.run(alerter.run_once(settings))
+    again = asyncio.run(alerter.run_once(settings))  # still paused: no repeat
     assert [a["kind"] for a in first] == ["destination_paused"] and again == []
     assert first[0]["webhook"] == "sent" and len(receiver.received) == 1
+    stored = store.list_alerts(10)[0]
+    assert (stored.webhook_status, stored.webhook_attempts) == ("sent", 1)
     headers, body = receiver.received[0]
     digest = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert headers[SIGNATURE_HEADER] == "sha256=" + digest
     sent = json.loads(body)
     assert sent["alerts"][0]["details"]["destination"] == "meta"
-    assert alerter.listing()["alerts"][0]["key"] == first[0]["key"]
+    listed = alerter.listing()
+    assert listed["alerts"][0]["key"] == first[0]["key"] and listed["active"] == [first[0]["key"]]
     store.resume_destination("meta", datetime.now(UTC))
-    assert asyncio.run(alerter.run_once(store, settings)) == []
-    assert alerter.listing()["active"] == []
+    assert asyncio.run(alerter.run_once(settings)) == []
+    listed = alerter.listing()
+    assert listed["active"] == [] and listed["alerts"][0]["cleared_at"] is not None
 
 
 def test_retries_are_bounded_and_never_raise(store: EventStore, receiver: Receiver) -> None:
     store.pause_destination("ga4", "down", datetime.now(UTC))
     receiver.statuses = [503, 503, 503, 503]
-    alerter = Alerter(url=receiver.url, attempts=3, backoff_seconds=0.01)
-    alerts = asyncio.run(alerter.run_once(store, Settings()))
+    alerter = Alerter(store, url=receiver.url, attempts=3, backoff_seconds=0.01)
+    alerts = asyncio.run(alerter.run_once(Settings()))
     assert len(receiver.received) == 3 and alerts[0]["webhook"] == "failed"
+    stored = store.list_alerts(10)[0]
+    assert (stored.webhook_status, stored.webhook_attempts) == ("failed", 3)
+    assert stored.webhook_error == "HTTP 503"
     receiver.received.clear()
     receiver.statuses = [400]  # not retried
-    nowhere = Alerter(url=receiver.url, attempts=3, backoff_seconds=0.01)
+    nowhere = Alerter(store, url=receiver.url, attempts=3, backoff_seconds=0.01)
     assert asyncio.run(nowhere.post([{"key": "k", "webhook": "pending"}])) is False
     assert len(receiver.received) == 1
-    closed = Alerter(url="http://127.0.0.1:9/closed", attempts=2, backoff_seconds=0.01)
+    closed = Alerter(store, url="http://127.0.0.1:9/closed", attempts=2, backoff_seconds=0.01)
     assert asyncio.run(closed.post([{"key": "k", "webhook": "pending"}])) is False
+
+
+def test_two_nodes_on_one_store_post_once_and_list_the_same(
+    store: EventStore, receiver: Receiver
+) -> None:
+    # Two collectors sharing the store: on PostgreSQL a second connection, as another node has.
+    other = store if store.url.startswith("duckdb") else open_store(store.url)
+    try:
+        store.pause_destination("meta", "down", datetime.now(UTC))
+        settings = Settings(alert_webhook_url=receiver.url)
+        node_a = Alerter.from_settings(settings, store)
+        node_b = Alerter.from_settings(settings, other)
+
+        async def both() -> list[list[dict[str, Any]]]:
+            return list(await asyncio.gather(node_a.run_once(settings), node_b.run_once(settings)))
+
+        raised = asyncio.run(both())
+        assert sorted(len(r) for r in raised) == [0, 1] and len(receiver.received) == 1
+        assert asyncio.run(both()) == [[], []] and len(receiver.received) == 1
+        assert node_a.listing() == node_b.listing()
+        assert node_b.listing()["active"] == [next(r for r in raised if r)[0]["key"]]
+        # Cleared, then back: it alerts again, once.
+        store.resume_destination("meta", datetime.now(UTC))
+        asyncio.run(both())
+        store.pause_destination("meta", "down again", datetime.now(UTC))
+        assert sorted(len(r) for r in asyncio.run(both())) == [0, 1]
+        assert len(receiver.received) == 2
+        assert len(node_b.listing()["alerts"]) == 2
+    finally:
+        if other is not store:
+            other.close()
+
+
+def test_a_condition_that_clears_and_returns_alerts_again(store: EventStore) -> None:
+    alerter = Alerter(store)  # no webhook: alerts are still raised and listed
+    condition = Condition("k", "anomaly", "too many", {"n": 5})
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert [a["webhook"] for a in alerter.fresh([condition], at)] == ["not_configured"]
+    assert alerter.fresh([condition], at + timedelta(minutes=5)) == []
+    assert alerter.fresh([], at + timedelta(minutes=10)) == []  # cleared
+    again = alerter.fresh([condition], at + timedelta(minutes=15))
+    assert [a["raised_at"] for a in again] == ["2026-03-02T12:15:00Z"]
+    listed = alerter.listing()["alerts"]
+    assert [(a["key"], a["cleared_at"]) for a in listed] == [
+        ("k", None),
+        ("k", "2026-03-02T12:10:00Z"),
+    ]
+    assert listed[0]["details"] == {"n": 5}
+    alerter.fresh([condition], at + timedelta(days=31))  # past KEEP_DAYS: the closed one goes
+    assert len(alerter.listing()["alerts"]) == 1
 
 
 def test_dead_letter_surge_needs_the_threshold(store: EventStore) -> None:

@@ -57,3 +57,51 @@ def test_the_band_is_robust_and_never_narrower_than_poisson_noise() -> None:
     assert expected == 100 and lower < 100 < upper < 200  # one odd week does not widen it
     expected, lower, upper = anomaly.band_for([0, 0, 0, 0], anomaly.Band())
     assert (expected, lower) == (0, 0) and upper >= 3
+
+
+def iso_z(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def test_the_series_of_a_drop_show_it_below_the_band_and_the_weekend_inside(
+    store: EventStore,
+) -> None:
+    last_week = START + timedelta(weeks=WEEKS - 1)
+    drop = last_week + timedelta(days=2, hours=10)
+    fill(store, drop)
+    result = anomaly.report(store, START + timedelta(weeks=WEEKS), 168, anomaly.Band())
+    assert [(s["source"], s["event_name"], s["anomalies"]) for s in result["series"]] == [
+        ("tag", "page_view", 1)
+    ]
+    points = {p["hour"]: p for p in result["series"][0]["points"]}
+    assert len(points) == 168  # every checked hour, in order
+    assert list(points) == sorted(points)
+    hit = points[iso_z(drop)]
+    assert hit["observed"] == 3 < hit["lower"] < hit["forecast"] < hit["upper"]
+    # the flagged anomaly and the charted point agree on the band
+    assert (result["anomalies"][0]["lower"], result["anomalies"][0]["upper"]) == (
+        hit["lower"],
+        hit["upper"],
+    )
+    saturday = last_week + timedelta(days=5)
+    weekend = [points[iso_z(saturday + timedelta(hours=h))] for h in range(48)]
+    assert all(p["lower"] <= p["observed"] <= p["upper"] for p in weekend)
+    assert max(p["forecast"] for p in weekend) <= 10  # the weekend's own quiet history
+
+
+def test_without_anomalies_the_busiest_series_are_charted_up_to_the_limit(
+    store: EventStore,
+) -> None:
+    fill(store, None)
+    end = START + timedelta(weeks=WEEKS)
+    at = end - timedelta(hours=3)
+    store.append([ev(f"s{i}", at + timedelta(seconds=i), source="server") for i in range(2)])
+    result = anomaly.report(store, end, 24, anomaly.Band())
+    assert result["anomalies"] == []
+    assert [s["source"] for s in result["series"]] == ["tag", "server"]  # busiest first
+    server = result["series"][1]["points"]
+    assert sum(p["observed"] for p in server) == 2
+    assert all(p["forecast"] is None for p in server)  # new this week: no band yet
+    limited = anomaly.report(store, end, 24, anomaly.Band(), series=1)
+    assert [s["source"] for s in limited["series"]] == ["tag"]
+    assert anomaly.report(store, end, 24, anomaly.Band(), series=0)["series"] == []

@@ -12,7 +12,7 @@ import pytest
 from convtrack.errors import ConvtrackError
 from convtrack.store import open_store
 from convtrack.store.base import StoreLocked
-from convtrack.store.duckdb_store import path_from_url
+from convtrack.store.duckdb_base import path_from_url
 
 HOLDER = """
 import sys, duckdb

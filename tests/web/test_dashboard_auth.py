@@ -1,19 +1,23 @@
 """Dashboard sign-in over HTTP (in-process app): every page and API behind it needs the session
-or the admin token, the cookie's attributes, CSRF on changes, sign-out and the sign-in limit."""
+or the admin token, the cookie's attributes, CSRF on changes, sign-out and the sign-in limit;
+sessions live in the store (hashed), so they outlive a restart and sign-out ends them on every
+server sharing it."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 
 from convtrack.config import Settings
 from convtrack.server import App
+from convtrack.store import EventStore, open_store
 from convtrack.web.dashboard import PAGE_PATHS
 from convtrack.web.session import MAX_FAILURES, DashboardAuth, FailedSignIns, Sessions
 
@@ -28,6 +32,16 @@ APIS = [
 ]
 CHART_JS_SHA256 = "87364cc2b2a76a6684929e7d6b80b18a897794db38400caff1fcf1791c6925d2"
 STATIC = Path(__file__).resolve().parents[2] / "src/convtrack/web/static/dashboard"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EventStore]:
+    opened = open_store(f"duckdb://{tmp_path / 'sessions.duckdb'}")
+    opened.migrate()
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture
@@ -191,17 +205,47 @@ def test_the_failure_counter_forgets_after_its_window() -> None:
     assert failures.retry_after("192.0.2.1") == 0
 
 
-def test_sessions_expire() -> None:
-    now = [0.0]
-    sessions = Sessions(clock=lambda: now[0], lifetime=60)
+def test_sessions_expire_and_are_purged_at_the_next_sign_in(store: EventStore) -> None:
+    now = [1_000_000.0]
+    sessions = Sessions(store, clock=lambda: now[0], lifetime=60)
     session = sessions.create()
     assert sessions.get(session.id) == session
-    now[0] = 61
+    now[0] += 61
     assert sessions.get(session.id) is None
+    sessions.create()  # deletes the expired one
+    assert store.query("SELECT count(*) FROM dashboard_sessions").rows == [(1,)]
 
 
-def test_the_qa_bridge_passes_only_a_live_session_on() -> None:
-    auth = DashboardAuth(SECRET, "admin-token")
+def test_a_session_outlives_its_server_and_signing_out_ends_it_everywhere(
+    serve: Callable[..., Any], with_secret: Settings, error_shape: ErrorShape
+) -> None:
+    async def sign_in_once(client: httpx.AsyncClient, app: App) -> str:
+        response = await sign_in(client)
+        return response.headers["set-cookie"].split(";")[0]
+
+    async def use_then_sign_out(client: httpx.AsyncClient, app: App) -> None:
+        assert (await client.get("/v1/debug/events", headers={"cookie": cookie})).status_code == 200
+        token = (await client.get("/v1/dashboard/session", headers={"cookie": cookie})).json()
+        out = await client.post(
+            "/signout", headers={"cookie": cookie, "x-csrf-token": token["csrf_token"]}
+        )
+        assert out.status_code == 303
+
+    async def refused(client: httpx.AsyncClient, app: App) -> None:
+        response = await client.get("/v1/debug/events", headers={"cookie": cookie})
+        error_shape(response, 401, "unauthorised")
+
+    cookie = serve(sign_in_once, with_secret)
+    raw_id = cookie.partition("=")[2]
+    serve(use_then_sign_out, with_secret)  # a restarted server (or another node) knows it
+    serve(refused, with_secret)
+    with duckdb.connect(str(with_secret.data_dir / "convtrack.duckdb"), read_only=True) as con:
+        dumped = str(con.execute("SELECT * FROM dashboard_sessions").fetchall())
+    assert raw_id and raw_id not in dumped
+
+
+def test_the_qa_bridge_passes_only_a_live_session_on(store: EventStore) -> None:
+    auth = DashboardAuth(SECRET, "admin-token", store)
     session = auth.sessions.create()
     cookie = (b"cookie", b"ct_session=" + session.id.encode())
 

@@ -50,8 +50,19 @@ def test_modeled_and_anomalies_answer_json(srv: Server) -> None:
     assert srv.get("/v1/qa/alerts", headers=auth(srv)).json()["alerts"] == []
 
 
+def test_anomalies_chart_the_busiest_series_hour_by_hour(srv: Server) -> None:
+    body = srv.get("/v1/qa/anomalies?hours=3&series=1", headers=auth(srv)).json()
+    assert body["anomalies"] == [] and len(body["series"]) <= 1
+    for s in body["series"]:
+        assert len(s["points"]) == 3 and s["anomalies"] == 0
+        assert set(s["points"][0]) == {"hour", "observed", "forecast", "lower", "upper"}
+    none = srv.get("/v1/qa/anomalies?series=0", headers=auth(srv)).json()
+    assert none["series"] == []
+
+
 def test_bad_parameters_get_the_error_shape(srv: Server) -> None:
     expect_error(srv.get("/v1/qa/health?from=yesterday", headers=auth(srv)), 400, "bad_parameter")
     expect_error(srv.get("/v1/qa/anomalies?hours=0", headers=auth(srv)), 400, "bad_parameter")
+    expect_error(srv.get("/v1/qa/anomalies?series=21", headers=auth(srv)), 400, "bad_parameter")
     r = srv.http.post(srv.url + "/v1/qa/health", headers=auth(srv))
     expect_error(r, 405, "method_not_allowed")

@@ -1,14 +1,19 @@
 # ruff: noqa: S608  (SQL text composed here is our own constant fragments; values are ? parameters)
 """Alerts: a webhook posted when an anomaly, a dead-letter surge or a paused destination occurs.
 
-``check`` turns the store's state into alert conditions, each with a stable key; ``Alerter``
-remembers the keys it has raised, so a condition alerts once while it lasts (and again only
-after it has cleared), keeps the most recent alerts for ``GET /v1/qa/alerts`` and posts new
-ones to ``alert_webhook_url`` as JSON, signed with HMAC-SHA256 when a secret is set
-(``X-Convtrack-Signature: sha256=<hex of the body>``). A post is tried ``attempts`` times
-with doubling pauses; a failure is recorded on the alert and logged, never raised.
-``run_forever`` is the background task of ``convtrack serve``. Alerts live in memory: a
-restart forgets them (and may raise a still-present condition once more).
+``check`` turns the store's state into alert conditions, each with a stable key. ``Alerter``
+keeps alerts in the store (table ``alerts``, migration 0016), so every collector sharing it
+lists the same alerts at ``GET /v1/qa/alerts`` and a restart forgets nothing. A condition's
+open alert is stored under its key with ``INSERT … ON CONFLICT DO NOTHING``: it alerts once
+while it lasts, and only the node whose insert won posts it — one post per condition across
+nodes. When a condition no longer holds its alert is closed (``cleared_at`` set, the row's key
+renamed, ``condition`` keeping it), so it alerts again if it comes back. Closed alerts are
+deleted ``KEEP_DAYS`` after they cleared.
+
+New alerts are posted to ``alert_webhook_url`` as JSON, signed with HMAC-SHA256 when a secret
+is set (``X-Convtrack-Signature: sha256=<hex of the body>``). A post is tried ``attempts``
+times with doubling pauses; the outcome is recorded on the alerts and a failure logged, never
+raised. ``run_forever`` is the background task of ``convtrack serve``.
 """
 
 from __future__ import annotations
@@ -17,9 +22,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,9 +34,12 @@ from convtrack.config import Settings
 from convtrack.qa import anomaly
 from convtrack.qa.sql import between, iso, rows, utcnow
 from convtrack.store.base import EventStore
+from convtrack.store.dashboard_model import AlertRecord
 
 log = logging.getLogger("convtrack.qa.alerts")
-KEEP = 200  # recent alerts kept for the dashboard
+KEEP_DAYS = 30  # closed alerts are deleted this long after they cleared
+OPEN_LISTED = 1000  # at most this many open conditions listed as "active"
+POSTED = ("key", "kind", "message", "details", "raised_at")  # what the webhook body holds
 SIGNATURE_HEADER = "x-convtrack-signature"
 QUOTED_AT = '"at"'
 
@@ -108,34 +115,35 @@ def check(store: EventStore, settings: Settings, now: datetime | None = None) ->
 
 @dataclass
 class Alerter:
+    store: EventStore  # where alerts are raised, cleared and listed
     url: str = ""
     secret: str = ""
     attempts: int = 3
     backoff_seconds: float = 1.0
     timeout_seconds: float = 10.0
+    keep_days: int = KEEP_DAYS
     transport: httpx.AsyncBaseTransport | None = None  # tests and fakes swap the network
-    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
-    _active: set[str] = field(default_factory=set, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Alerter:
-        return cls(url=settings.alert_webhook_url, secret=settings.alert_webhook_secret)
+    def from_settings(cls, settings: Settings, store: EventStore) -> Alerter:
+        return cls(store, url=settings.alert_webhook_url, secret=settings.alert_webhook_secret)
 
     def fresh(self, conditions: Iterable[Condition], now: datetime) -> list[dict[str, Any]]:
-        """The conditions not already raised, as alerts; forget the ones that cleared."""
+        """Close the alerts whose condition cleared, raise the rest: the alerts this call
+        raised (an open one, raised here before or by another node, is not raised again)."""
         conditions = list(conditions)
-        new = [c for c in conditions if c.key not in self._active]
-        self._active = {c.key for c in conditions}
-        alerts = [
-            {"key": c.key, "kind": c.kind, "message": c.message, "details": c.details,
-             "raised_at": iso(now), "webhook": "not_configured" if not self.url else "pending"}
-            for c in new
-        ]  # fmt: skip
-        self.recent.extend(alerts)
+        self.store.clear_alerts([c.key for c in conditions], now)
+        status = "pending" if self.url else "not_configured"
+        raised = [
+            AlertRecord(c.key, c.kind, c.message, c.details, now, webhook_status=status)
+            for c in conditions
+        ]
+        alerts = [view(r) for r in raised if self.store.raise_alert(r)]
+        self.store.purge_alerts(now - timedelta(days=self.keep_days))
         return alerts
 
     def body(self, alerts: list[dict[str, Any]]) -> bytes:
-        payload = [{k: v for k, v in a.items() if k != "webhook"} for a in alerts]
+        payload = [{k: a[k] for k in POSTED if k in a} for a in alerts]
         return msgspec.json.encode({"type": "convtrack.alerts", "alerts": payload})
 
     def headers(self, body: bytes) -> dict[str, str]:
@@ -146,50 +154,83 @@ class Alerter:
         return headers
 
     async def post(self, alerts: list[dict[str, Any]]) -> bool:
-        """Post the alerts (one request); True when the receiver answered 2xx."""
+        """Post the alerts (one request); True when the receiver answered 2xx. Each alert's
+        ``webhook``, ``webhook_attempts`` and ``webhook_error`` say how it went."""
         if not alerts or not self.url:
             return False
         body = self.body(alerts)
-        outcome, error = "failed", ""
+        outcome, error, tried = "failed", "", 0
         async with httpx.AsyncClient(
             transport=self.transport, timeout=self.timeout_seconds
         ) as client:
             for attempt in range(self.attempts):
                 if attempt:
                     await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                tried = attempt + 1
                 try:
                     response = await client.post(self.url, content=body, headers=self.headers(body))
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"
                     continue
                 if response.is_success:
-                    outcome = "sent"
+                    outcome, error = "sent", ""
                     break
                 error = f"HTTP {response.status_code}"
                 if response.status_code in (400, 401, 403, 404, 422):
                     break  # retrying cannot help
         for a in alerts:
-            a["webhook"] = outcome
+            a.update(webhook=outcome, webhook_attempts=tried, webhook_error=error)
         if outcome != "sent":
             log.warning("alert webhook failed after retries: %s", error)
         return outcome == "sent"
 
-    async def run_once(self, store: EventStore, settings: Settings) -> list[dict[str, Any]]:
-        conditions = await asyncio.to_thread(check, store, settings)
-        alerts = self.fresh(conditions, utcnow())
-        await self.post(alerts)
+    async def run_once(self, settings: Settings) -> list[dict[str, Any]]:
+        """Check, raise what is new (on this node only what its insert won), post it."""
+        now = utcnow()
+        conditions = await asyncio.to_thread(check, self.store, settings, now)
+        alerts = await asyncio.to_thread(self.fresh, conditions, now)
+        if alerts and self.url:
+            await self.post(alerts)
+            first = alerts[0]  # one request: one outcome for all of them
+            await asyncio.to_thread(
+                self.store.record_alert_delivery,
+                [a["key"] for a in alerts],
+                first["webhook"],
+                first["webhook_attempts"],
+                first["webhook_error"],
+            )
         return alerts
 
     def listing(self, limit: int = 100) -> dict[str, Any]:
-        newest = list(self.recent)[::-1][: max(1, limit)]
-        return {"alerts": newest, "active": sorted(self._active)}
+        """The newest ``limit`` alerts (open and cleared) and the open conditions' keys."""
+        recent = self.store.list_alerts(max(1, limit))
+        open_now = self.store.list_alerts(OPEN_LISTED, open_only=True)
+        return {
+            "alerts": [view(a) for a in recent],
+            "active": sorted(a.condition for a in open_now),
+        }
 
 
-async def run_forever(alerter: Alerter, store: EventStore, settings: Settings) -> None:
+def view(alert: AlertRecord) -> dict[str, Any]:
+    """An alert as the API lists it and the webhook posts it (without the ``webhook*``)."""
+    return {
+        "key": alert.condition or alert.key,
+        "kind": alert.kind,
+        "message": alert.message,
+        "details": alert.details,
+        "raised_at": iso(alert.raised_at) if alert.raised_at else None,
+        "cleared_at": iso(alert.cleared_at) if alert.cleared_at else None,
+        "webhook": alert.webhook_status,
+        "webhook_attempts": alert.webhook_attempts,
+        "webhook_error": alert.webhook_error,
+    }
+
+
+async def run_forever(alerter: Alerter, settings: Settings) -> None:
     """Check every ``alert_interval_minutes``; a failed check is logged, never raised."""
     while True:
         try:
-            await alerter.run_once(store, settings)
+            await alerter.run_once(settings)
         except Exception:
             log.exception(
                 "alert check failed; trying again in %d min", settings.alert_interval_minutes

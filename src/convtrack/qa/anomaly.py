@@ -9,6 +9,9 @@ deviations (1.4826 × the median absolute deviation), never narrower than the Po
 the forecast (``z`` × √median) or ``min_width`` events. A count below the band is a *drop*,
 above it a *spike*. Series quieter than ``min_volume`` per hour in both the forecast and the
 hour itself are skipped: a rare event's silence is not news.
+
+``report`` adds, for the series that have anomalies (else the busiest), every checked hour
+beside its band: what the dashboard draws as observed counts against the forecast band.
 """
 
 from __future__ import annotations
@@ -76,6 +79,56 @@ def band_for(history: list[int], band: Band) -> tuple[float, float, float]:
     return median, max(0.0, median - width), median + width
 
 
+@dataclass(frozen=True)
+class Point:
+    """One hour of one series beside its forecast band (None: not enough history yet)."""
+
+    hour: int  # epoch hour number
+    observed: int
+    forecast: float | None
+    lower: float | None
+    upper: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "hour": iso(from_epoch(self.hour * HOUR)),
+            "observed": self.observed,
+            "forecast": self.forecast,
+            "lower": None if self.lower is None else round(self.lower, 3),
+            "upper": None if self.upper is None else round(self.upper, 3),
+        }
+
+
+def forecast(counts: Mapping[int, int], hours: range, band: Band) -> list[Point]:
+    """Every hour of ``hours`` with its count and band. Hours before the series' first count
+    plus ``weeks`` weeks have no history: their band is None."""
+    first = min(counts) if counts else None
+    out = []
+    for hour in hours:
+        past = [hour - WEEK_HOURS * k for k in range(1, band.weeks + 1)]
+        count = counts.get(hour, 0)
+        if first is None or min(past) < first:
+            out.append(Point(hour, count, None, None, None))
+            continue
+        expected, lower, upper = band_for([counts.get(h, 0) for h in past], band)
+        out.append(Point(hour, count, expected, lower, upper))
+    return out
+
+
+def judge(key: tuple[str, str], p: Point, band: Band) -> Anomaly | None:
+    """The point as a drop or spike, or None when it is inside its band (or not judged)."""
+    if p.forecast is None or p.lower is None or p.upper is None:
+        return None
+    if max(p.forecast, p.observed) < band.min_volume:
+        return None  # a rare event's silence is not news
+    kind = "drop" if p.observed < p.lower else "spike" if p.observed > p.upper else None
+    if kind is None:
+        return None
+    at = iso(from_epoch(p.hour * HOUR))
+    lower, upper = round(p.lower, 3), round(p.upper, 3)
+    return Anomaly(key[0], key[1], at, p.observed, p.forecast, lower, upper, kind)
+
+
 def detect_series(
     key: tuple[str, str], counts: Mapping[int, int], hours: range, band: Band
 ) -> list[Anomaly]:
@@ -83,23 +136,23 @@ def detect_series(
     count are 'no history': a series that is new this week is never flagged."""
     if not counts:
         return []
-    first = min(counts)
+    found = (judge(key, p, band) for p in forecast(counts, hours, band))
+    return [a for a in found if a is not None]
+
+
+def _load(store: Source, end: datetime, hours: int, band: Band) -> tuple[Series, range]:
+    """The counts of every series, with enough history for the last ``hours`` complete
+    hours before ``end`` (the hour in progress is not complete: excluded), and those hours."""
+    last = int(end.timestamp()) // HOUR
+    first = last - hours
+    start = from_epoch((first - WEEK_HOURS * band.weeks) * HOUR)
+    return hourly_counts(store, start, from_epoch(last * HOUR)), range(first, last)
+
+
+def _detect_all(series: Series, checked: range, band: Band) -> list[Anomaly]:
     found = []
-    for hour in hours:
-        past = [hour - WEEK_HOURS * k for k in range(1, band.weeks + 1)]
-        if min(past) < first:
-            continue  # not enough history yet
-        history = [counts.get(h, 0) for h in past]
-        count = counts.get(hour, 0)
-        expected, lower, upper = band_for(history, band)
-        if max(expected, count) < band.min_volume:
-            continue
-        kind = "drop" if count < lower else "spike" if count > upper else None
-        if kind is not None:
-            at = iso(from_epoch(hour * HOUR))
-            found.append(
-                Anomaly(key[0], key[1], at, count, expected, round(lower, 3), round(upper, 3), kind)
-            )
+    for key in sorted(series):
+        found += detect_series(key, series[key], checked, band)
     return found
 
 
@@ -108,24 +161,43 @@ def detect(
 ) -> list[Anomaly]:
     """Anomalies in the last ``hours`` complete hours before ``end``."""
     band = band or Band()
-    last = int(end.timestamp()) // HOUR  # the hour in progress is not complete: excluded
-    first = last - hours
-    start = from_epoch((first - WEEK_HOURS * band.weeks) * HOUR)
-    series = hourly_counts(store, start, from_epoch(last * HOUR))
-    found = []
-    for key in sorted(series):
-        found += detect_series(key, series[key], range(first, last), band)
-    return found
+    series, checked = _load(store, end, hours, band)
+    return _detect_all(series, checked, band)
 
 
-def report(store: Source, end: datetime, hours: int, band: Band) -> dict[str, Any]:
-    found = detect(store, end, hours, band)
-    last = int(end.timestamp()) // HOUR
+def chosen_series(
+    series: Series, checked: range, found: list[Anomaly], limit: int
+) -> list[tuple[str, str]]:
+    """The series worth a chart: those with anomalies, else the busiest in the checked hours;
+    at most ``limit``."""
+    flagged = sorted({(a.source, a.event_name) for a in found})
+    if flagged:
+        return flagged[:limit]
+    volume = {k: sum(c.get(h, 0) for h in checked) for k, c in series.items()}
+    busiest = sorted((k for k, n in volume.items() if n > 0), key=lambda k: (-volume[k], k))
+    return busiest[:limit]
+
+
+def report(store: Source, end: datetime, hours: int, band: Band, series: int = 5) -> dict[str, Any]:
+    """The anomalies of the last ``hours`` complete hours, and up to ``series`` series hour by
+    hour beside their forecast band (``GET /v1/qa/anomalies``)."""
+    counts, checked = _load(store, end, hours, band)
+    found = _detect_all(counts, checked, band)
+    charted = [
+        {
+            "source": key[0],
+            "event_name": key[1],
+            "anomalies": sum(1 for a in found if (a.source, a.event_name) == key),
+            "points": [p.as_json() for p in forecast(counts[key], checked, band)],
+        }
+        for key in chosen_series(counts, checked, found, max(0, series))
+    ]
     return {
         "checked": {
-            "from": iso(from_epoch((last - hours) * HOUR)),
-            "to": iso(from_epoch(last * HOUR)),
+            "from": iso(from_epoch(checked.start * HOUR)),
+            "to": iso(from_epoch(checked.stop * HOUR)),
         },
         "band": asdict(band),
         "anomalies": [a.as_json() for a in found],
+        "series": charted,
     }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
+from convtrack.store.dashboard_model import AlertRecord, StoredSession
 from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 
@@ -288,6 +289,50 @@ class EventStore(abc.ABC):
     def resume_destination(self, destination: str, now: datetime) -> int:
         """Unpause; make its pending jobs due now (how many)."""
 
+    # dashboard sessions and alerts (migration 0016; store/dashboard_model.py)
+    @abc.abstractmethod
+    def create_session(self, session: StoredSession) -> None:
+        """Store a dashboard session (its id only as ``session_hash``; a taken hash raises)."""
+
+    @abc.abstractmethod
+    def get_session(self, id_hash: str, now: datetime) -> StoredSession | None:
+        """The session with this hash unless it expired by ``now``; its ``last_seen`` is set
+        to ``now`` when older than ``TOUCH_AFTER`` (so a read is a write only that often)."""
+
+    @abc.abstractmethod
+    def delete_session(self, id_hash: str) -> bool:
+        """End a session at once, on every node; False when there was none."""
+
+    @abc.abstractmethod
+    def purge_expired_sessions(self, now: datetime) -> int:
+        """Delete the sessions expired by ``now``; how many."""
+
+    @abc.abstractmethod
+    def raise_alert(self, alert: AlertRecord) -> bool:
+        """Insert an open alert under its condition's key (``INSERT … ON CONFLICT DO
+        NOTHING``); False, writing nothing, when that condition's alert is open already —
+        raised by this node or another. The caller that gets True posts the webhook."""
+
+    @abc.abstractmethod
+    def record_alert_delivery(
+        self, keys: Sequence[str], status: str, attempts: int, error: str
+    ) -> None:
+        """Record how posting these (open) alerts' webhook went."""
+
+    @abc.abstractmethod
+    def clear_alerts(self, active: Sequence[str], now: datetime) -> list[str]:
+        """Close every open alert whose key is not in ``active``: set ``cleared_at`` and rename
+        its key (``condition`` keeps it), so the condition alerts again if it comes back.
+        Returns the conditions cleared."""
+
+    @abc.abstractmethod
+    def list_alerts(self, limit: int, open_only: bool = False) -> list[AlertRecord]:
+        """Alerts, newest raised first (only the open ones when ``open_only``)."""
+
+    @abc.abstractmethod
+    def purge_alerts(self, before: datetime) -> int:
+        """Delete the alerts cleared before ``before``; how many."""
+
     # keys
     @abc.abstractmethod
     def insert_key(self, record: KeyRecord, key_hash: str) -> None: ...
@@ -304,6 +349,18 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    # export
+    def export_parquet(
+        self, out: str, start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
+        """Write the Parquet lake under ``out`` (convtrack.export) from this store, beside its
+        writer; what was written. The server runs it for ``POST /v1/admin/export``."""
+        from pathlib import Path
+
+        from convtrack.export.stores import export_store
+
+        return export_store(self, Path(out), start, end).as_json()
 
     def __enter__(self) -> EventStore:
         return self

@@ -1,4 +1,4 @@
-"""The embedded store: one DuckDB file, one writer process.
+"""The embedded store: one DuckDB file, one writer process (connections: duckdb_base.py).
 
 Appends go through Arrow; ids already stored are skipped and ``event_id`` is the primary key,
 so a re-sent event is stored once, also across restarts. Every ``append`` is one
@@ -7,23 +7,17 @@ committed transaction (DuckDB syncs its WAL on commit).
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from convtrack.errors import ConvtrackError
 from convtrack.events import Event, Rejected
 from convtrack.store import (
+    copies,
     duckdb_identity,
     duckdb_links,
     duckdb_outbox,
@@ -34,43 +28,24 @@ from convtrack.store.arrow import COLUMN_NAMES, JSON_COLUMNS, to_arrow
 from convtrack.store.base import (
     CreditsJob,
     EventStore,
-    KeyRecord,
     Person,
-    QuarantineFilter,
-    QuarantineRow,
-    QueryResult,
     ReplayStatus,
     SpendRow,
-    StoreLocked,
 )
+from convtrack.store.duckdb_quarantine import QuarantineMixin
 from convtrack.store.links_model import Link, SkanPostback
-from convtrack.store.migrations import load_migrations
 from convtrack.store.outbox_model import Attempt, ClaimedJob
+from convtrack.store.parts import DUCKDB, DashboardParts, KeysParts
 
 if TYPE_CHECKING:
     from convtrack.identity.graph import GraphRows
     from convtrack.identity.records import StitchPolicy
 
-log = logging.getLogger("convtrack.store")
-T = TypeVar("T")
-_READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 _INSERT_COLUMNS = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
 _SELECT_COLUMNS = ", ".join(
     f'CAST("{c}" AS JSON)' if c in JSON_COLUMNS else f'"{c}"' for c in COLUMN_NAMES
 )
 _INSERT_SQL = f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_SELECT_COLUMNS} FROM _batch"  # noqa: S608
-
-
-def path_from_url(url: str) -> Path:
-    prefix = "duckdb://"
-    if not url.startswith(prefix):
-        raise ConvtrackError("unsupported_store", f"not a DuckDB URL: {url}", status=500)
-    # duckdb:///abs/path.duckdb is absolute; duckdb://relative/path.duckdb is relative.
-    return Path(url[len(prefix) :])
-
-
-def _json_text(obj: Any) -> str:
-    return msgspec.json.encode(obj).decode()
 
 
 def _first_copies(ids: list[str]) -> list[int]:
@@ -81,97 +56,23 @@ def _first_copies(ids: list[str]) -> list[int]:
     return list(first.values())
 
 
-def _quarantine_where(f: QuarantineFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column, value in (("status", f.status), ("source", f.source)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if f.since is not None:
-        clauses.append("received_at >= ?")
-        params.append(f.since)
-    if f.reason:
-        clauses.append(
-            "contains(lower(array_to_string(json_extract_string(reasons, '$[*].reason')"
-            " || json_extract_string(reasons, '$[*].path'), chr(10))), lower(?))"
-        )
-        params.append(f.reason)
-    if f.before is not None:
-        clauses.append("(received_at, reject_id) < (?, ?)")
-        params.extend(f.before)
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
+    """A ``DuckDBConnection`` with its parts (quarantine; keys, dashboard sessions and alerts
+    in store/parts.py) and, here, events, replay, identity, privacy, outbox, links, spend
+    and credits, most of them in the ``duckdb_*`` modules."""
 
+    _spelling = DUCKDB  # for the parts (store/parts.py)
 
-def _quarantine_rows(cur: duckdb.DuckDBPyConnection) -> list[QuarantineRow]:
-    names = [d[0] for d in cur.description]
-    rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    for row in rows:
-        row["reasons"] = msgspec.json.decode(row["reasons"])
-    return rows
-
-
-class DuckDBStore(EventStore):
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        self.url = url
-        self.path = path_from_url(url)
-        self.read_only = read_only
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
-            raise ConvtrackError(
-                "store_missing", f"No store at {self.path}; start `convtrack serve` first.", 404
-            )
-        try:
-            self._con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise StoreLocked(str(exc).splitlines()[0]) from None
-            raise
-        self._lock = threading.Lock()  # serialises use of the main connection
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._reader = self._con.cursor()
-        self._reader_lock = threading.Lock()
+        super().__init__(url, read_only=read_only)
         self._stitching = duckdb_identity.Stitching()  # the identity graph, kept at ingest
         self._tombstones: frozenset[str] | None = None  # erased identifiers' hashes, once read
 
-    # -- schema -------------------------------------------------------------------------
-    def schema_version(self) -> int:
-        # Through a cursor, like every read: this runs beside the writer (/v1/admin/status).
-        row = self._read(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-        ).fetchall()
-        if not row[0][0]:
-            return 0
-        got = self._read("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()
-        return int(got[0][0])
+    def _migrated(self) -> None:
+        self._tombstones = None  # read again (the table may be new)
 
-    def migrate(self) -> list[str]:
-        applied = []
-        with self._lock:
-            self._con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
-                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            current = self.schema_version()
-            for m in load_migrations("duckdb"):
-                if m.version <= current:
-                    continue
-                self._con.execute("BEGIN")
-                try:
-                    self._con.execute(m.sql)
-                    self._con.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
-                        [m.version, m.name],
-                    )
-                    self._con.execute("COMMIT")
-                except Exception:
-                    self._con.execute("ROLLBACK")
-                    raise
-                applied.append(f"{m.version:04d}_{m.name}")
-            self._tombstones = None  # read again (the table may be new)
-        return applied
+    def _rolled_back(self) -> None:
+        self._stitching.forget()  # it may be ahead of the tables now: reload it when needed
 
     # -- events -------------------------------------------------------------------------
     def append(self, events: Sequence[Event], rejected: Sequence[Rejected] = ()) -> int:
@@ -183,33 +84,11 @@ class DuckDBStore(EventStore):
             batch = to_arrow(events) if events else None
             jobs = duckdb_outbox.jobs_of(events)  # forwarding jobs, written with their events
             new = self._insert_new(batch, jobs) if batch is not None else 0
+            if batch is not None:  # every conversion copy's source, for the match rate
+                copies.record_duckdb(self._con, events, batch)
             if rejected:
                 self._insert_rejected(rejected)
         return new
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The writer's connection inside one transaction: committed when the block ends,
-        rolled back (and the exception raised again) when it fails."""
-        with self._lock:
-            self._con.execute("BEGIN")
-            try:
-                yield self._con
-                self._con.execute("COMMIT")
-            except Exception:
-                self._rollback()
-                raise
-
-    def _rollback(self) -> None:
-        """Roll back, and never leave the writer's connection in an aborted transaction."""
-        self._stitching.forget()  # it may be ahead of the tables now: reload it when needed
-        try:
-            self._con.execute("ROLLBACK")
-        except duckdb.Error:
-            log.exception("rollback failed; reopening the store connection")
-            self._con.close()
-            self._con = duckdb.connect(str(self.path))
-            self._con.execute("SET TimeZone = 'UTC'")
 
     def _insert_new(self, batch: pa.Table, jobs: dict[str, Any] | None = None) -> int:
         """Insert the rows whose event_id is not stored yet; return how many.
@@ -240,63 +119,6 @@ class DuckDBStore(EventStore):
             return int(batch.num_rows)
         finally:
             con.unregister("_batch")
-
-    def _insert_rejected(self, rejected: Sequence[Rejected]) -> None:
-        self._con.executemany(
-            "INSERT INTO quarantine"
-            " (reject_id, received_at, source, key_id, payload, reasons, plan_version,"
-            " event_name, ip, user_agent, batch_sent_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [
-                [
-                    r.reject_id,
-                    r.received_at,
-                    r.source,
-                    r.key_id,
-                    r.payload,
-                    _json_text(r.reasons),
-                    r.plan_version,
-                    r.event_name,
-                    r.ip,
-                    r.user_agent,
-                    r.batch_sent_at,
-                ]
-                for r in rejected
-            ],
-        )
-
-    def count_quarantined(self) -> int:
-        row = self._read("SELECT count(*) FROM quarantine").fetchone()
-        return int(row[0]) if row else 0
-
-    # -- quarantine ---------------------------------------------------------------------
-    def list_quarantined(self, filters: QuarantineFilter, limit: int) -> list[QuarantineRow]:
-        where, params = _quarantine_where(filters)
-        cur = self._read(
-            f"SELECT * FROM quarantine {where}"  # noqa: S608
-            " ORDER BY received_at DESC, reject_id DESC LIMIT ?",
-            [*params, int(limit)],
-        )
-        return _quarantine_rows(cur)
-
-    def quarantine_reasons(
-        self, filters: QuarantineFilter, limit: int
-    ) -> list[tuple[str, str, int]]:
-        where, params = _quarantine_where(filters)
-        rows = self._read(
-            "SELECT r->>'path' AS path, r->>'reason' AS reason, count(*) AS n"  # noqa: S608
-            f" FROM (SELECT reasons FROM quarantine {where}) q,"
-            " unnest(CAST(q.reasons AS JSON[])) AS t(r)"
-            " GROUP BY ALL ORDER BY n DESC, path, reason LIMIT ?",
-            [*params, int(limit)],
-        ).fetchall()
-        return [(str(p), str(r), int(n)) for p, r, n in rows]
-
-    def get_quarantined(self, reject_id: str) -> QuarantineRow | None:
-        rows = _quarantine_rows(
-            self._read("SELECT * FROM quarantine WHERE reject_id = ?", [reject_id])
-        )
-        return rows[0] if rows else None
 
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         if not replays:
@@ -364,45 +186,6 @@ class DuckDBStore(EventStore):
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
-        try:
-            parser = self._cursor()  # never the writer's connection
-            try:
-                statements = parser.extract_statements(sql)
-            finally:
-                parser.close()
-        except duckdb.Error as exc:
-            raise ConvtrackError("invalid_sql", f"Could not parse SQL: {exc}") from None
-        if len(statements) != 1 or statements[0].type not in _READ_ONLY_TYPES:
-            raise ConvtrackError(
-                "read_only",
-                "Only one read-only statement (SELECT, WITH … SELECT, EXPLAIN) is allowed.",
-            )
-        # A read-only transaction: EXPLAIN ANALYZE runs the statement it explains.
-        cur = self._cursor()
-        cur.execute("BEGIN TRANSACTION READ ONLY")
-        try:
-            cur.execute(sql, list(params))
-            columns = [d[0] for d in cur.description] if cur.description else []
-            return QueryResult(columns, cur.fetchall())
-        except duckdb.TransactionException as exc:
-            raise ConvtrackError("read_only", str(exc).splitlines()[0]) from None
-        except duckdb.Error as exc:
-            raise ConvtrackError("sql_error", str(exc).splitlines()[0]) from None
-        finally:
-            cur.close()
-
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        """A separate connection to the same database, safe beside the writer; cursors are
-        made from a connection the writer never uses."""
-        with self._reader_lock:
-            cur = self._reader.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        return cur
-
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyConnection:
-        return self._cursor().execute(sql, list(params))
 
     # -- click links and SKAdNetwork postbacks (duckdb_links) ----------------------------
     def insert_link(self, link: Link) -> None:
@@ -571,57 +354,3 @@ class DuckDBStore(EventStore):
     def resume_destination(self, destination: str, now: datetime) -> int:
         with self._transaction() as con:
             return duckdb_outbox.resume(con, destination, now)
-
-    def _reading(self, read: Callable[..., T], *args: Any) -> T:
-        cur = self._cursor()
-        try:
-            return read(cur, *args)
-        finally:
-            cur.close()
-
-    # -- keys ---------------------------------------------------------------------------
-    def insert_key(self, record: KeyRecord, key_hash: str) -> None:
-        with self._lock:
-            self._con.execute(
-                "INSERT INTO write_keys (key_id, name, kind, prefix, key_hash, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    record.key_id,
-                    record.name,
-                    record.kind,
-                    record.prefix,
-                    key_hash,
-                    record.created_at,
-                ],
-            )
-
-    def _keys(self, where: str = "", params: Sequence[Any] = ()) -> list[tuple[KeyRecord, str]]:
-        rows = self._read(
-            "SELECT key_id, name, kind, prefix, created_at, revoked_at, key_hash FROM write_keys "  # noqa: S608
-            + where
-            + " ORDER BY created_at",
-            params,
-        ).fetchall()
-        return [(KeyRecord(*row[:6]), row[6]) for row in rows]
-
-    def list_keys(self) -> list[KeyRecord]:
-        return [rec for rec, _ in self._keys()]
-
-    def key_hashes(self) -> dict[str, KeyRecord]:
-        return {h: rec for rec, h in self._keys("WHERE revoked_at IS NULL")}
-
-    def revoke_key(self, key_id_or_name: str) -> KeyRecord | None:
-        with self._lock:
-            row = self._con.execute(
-                "UPDATE write_keys SET revoked_at = now() WHERE revoked_at IS NULL"
-                " AND (key_id = ? OR name = ?) RETURNING key_id",
-                [key_id_or_name, key_id_or_name],
-            ).fetchall()
-        if not row:
-            return None
-        return next(rec for rec, _ in self._keys("WHERE key_id = ?", [row[0][0]]))
-
-    def close(self) -> None:
-        with self._lock, self._reader_lock:
-            self._reader.close()
-            self._con.close()

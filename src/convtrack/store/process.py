@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from convtrack.errors import ConvtrackError, StoreBusy, StoreUnavailable
-from convtrack.events import Event, Rejected
+from convtrack.events import Event, Rejected, dec_hook, enc_hook
 from convtrack.store.base import (
     CreditsJob,
     EventStore,
@@ -47,6 +47,7 @@ from convtrack.store.base import (
     ReplayStatus,
     SpendRow,
 )
+from convtrack.store.dashboard_model import AlertRecord, StoredSession
 from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.outbox_model import Attempt, ClaimedJob
 from convtrack.store.writer import Done, WriterStats, submit_and_wait
@@ -57,8 +58,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("convtrack.store")
 Jobs = list[tuple[int, list[Event], list[Rejected]]]
-_encode_jobs = msgspec.msgpack.Encoder().encode
-_decode_jobs = msgspec.msgpack.Decoder(Jobs).decode
+# The hooks carry each event's consent decision as its JSON text (events.DecisionRecord).
+_encode_jobs = msgspec.msgpack.Encoder(enc_hook=enc_hook).encode
+_decode_jobs = msgspec.msgpack.Decoder(Jobs, dec_hook=dec_hook).decode
 
 
 def die_with_parent() -> None:
@@ -420,6 +422,9 @@ class RemoteStore(EventStore):
     def purge_before(self, before: Any, dry_run: bool = False) -> dict[str, int]:
         return dict(self._process.call("purge_before", before, dry_run))
 
+    def export_parquet(self, out: str, start: Any = None, end: Any = None) -> dict[str, Any]:
+        return dict(self._process.call("export_parquet", out, start, end))
+
     def raw_ips(self, before: Any) -> list[str]:
         return list(self._process.call("raw_ips", before))
 
@@ -458,6 +463,36 @@ class RemoteStore(EventStore):
 
     def resume_destination(self, destination: str, now: datetime) -> int:
         return int(self._process.call("resume_destination", destination, now))
+
+    def create_session(self, session: StoredSession) -> None:
+        self._process.call("create_session", session)
+
+    def get_session(self, id_hash: str, now: datetime) -> StoredSession | None:
+        session: StoredSession | None = self._process.call("get_session", id_hash, now)
+        return session
+
+    def delete_session(self, id_hash: str) -> bool:
+        return bool(self._process.call("delete_session", id_hash))
+
+    def purge_expired_sessions(self, now: datetime) -> int:
+        return int(self._process.call("purge_expired_sessions", now))
+
+    def raise_alert(self, alert: AlertRecord) -> bool:
+        return bool(self._process.call("raise_alert", alert))
+
+    def record_alert_delivery(
+        self, keys: Sequence[str], status: str, attempts: int, error: str
+    ) -> None:
+        self._process.call("record_alert_delivery", list(keys), status, attempts, error)
+
+    def clear_alerts(self, active: Sequence[str], now: datetime) -> list[str]:
+        return list(self._process.call("clear_alerts", list(active), now))
+
+    def list_alerts(self, limit: int, open_only: bool = False) -> list[AlertRecord]:
+        return list(self._process.call("list_alerts", limit, open_only))
+
+    def purge_alerts(self, before: datetime) -> int:
+        return int(self._process.call("purge_alerts", before))
 
     def insert_key(self, record: KeyRecord, key_hash: str) -> None:
         self._process.call("insert_key", record, key_hash)

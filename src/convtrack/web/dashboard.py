@@ -14,6 +14,7 @@ Nothing from data is ever put in HTML: the scripts set ``textContent`` and chart
 
 from __future__ import annotations
 
+import asyncio
 import html
 from dataclasses import dataclass
 from functools import cache
@@ -44,6 +45,8 @@ STATIC = {
     "overview.js": "application/javascript; charset=utf-8",
     "attribution.js": "application/javascript; charset=utf-8",
     "health.js": "application/javascript; charset=utf-8",
+    "health-metrics.js": "application/javascript; charset=utf-8",
+    "health-watch.js": "application/javascript; charset=utf-8",
     "debugger.js": "application/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
     "chart.umd.min.js": "application/javascript; charset=utf-8",
@@ -163,8 +166,8 @@ class Dashboard:
             await send_bytes(send, 401, signin_html(next_page, MESSAGES["wrong"]), _HTML)
             return
         self.auth.failures.succeeded(ip)
-        self.auth.sessions.delete(cookie_value(scope))  # a new id at every sign-in
-        session = self.auth.sessions.create()
+        await asyncio.to_thread(self.auth.sessions.delete, cookie_value(scope))  # a new id
+        session = await asyncio.to_thread(self.auth.sessions.create)  # (store calls: a thread)
         cookie = self._cookie(scope, session.id, SESSION_SECONDS)
         await send_bytes(send, 303, b"", _redirect(next_page or "/", [cookie]))
 
@@ -178,7 +181,7 @@ class Dashboard:
             offered = (await self._form(scope, receive)).get("csrf_token", "")
         if not same(offered, session.csrf):
             raise CSRF_REFUSED
-        self.auth.sessions.delete(session.id)
+        await asyncio.to_thread(self.auth.sessions.delete, session.id)
         cookie = self._cookie(scope, "", 0)
         await send_bytes(send, 303, b"", _redirect("/?signed_out=1", [cookie]))
 

@@ -1,7 +1,8 @@
 """``/v1/qa/*``: tracking QA as JSON for the dashboard (docs/api.md, docs/qa.md).
 
 - ``GET /v1/qa/health?from=&to=``: health figures (last hour by default);
-- ``GET /v1/qa/anomalies?to=&hours=&weeks=&z=``: volume anomalies of the last hours;
+- ``GET /v1/qa/anomalies?to=&hours=&weeks=&z=&series=``: volume anomalies of the last hours,
+  and up to ``series`` series hour by hour beside their forecast band;
 - ``GET /v1/qa/alerts?limit=``: recent alerts and the conditions still active;
 - ``GET /v1/qa/modeled?from=&to=``: modeled conversions (last 7 days by default).
 
@@ -21,11 +22,12 @@ from urllib.parse import parse_qs
 
 from convtrack.asgi import Handler, Receive, Scope, Send, send_json
 from convtrack.errors import ConvtrackError
+from convtrack.plan import CompiledPlan
 from convtrack.qa import anomaly
 from convtrack.qa.alerts import Alerter
 from convtrack.qa.health import health
 from convtrack.qa.modeled import modeled
-from convtrack.qa.sql import parse_instant, utcnow, window_from
+from convtrack.qa.sql import Conversions, parse_instant, utcnow, window_from
 from convtrack.store.base import EventStore
 from convtrack.web.admin import require_token
 
@@ -56,6 +58,7 @@ class QaApi:
     token: str
     alerter: Alerter
     writer_stats: Callable[[], Mapping[str, Any]] | None = None
+    plan: Callable[[], CompiledPlan] | None = None  # the active plan: what counts as conversion
 
     def handlers(self) -> dict[str, PlainHandler]:
         return {
@@ -82,19 +85,23 @@ class QaApi:
     async def _health(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         w = window_from(query_of(scope), timedelta(hours=1))
         stats = dict(self.writer_stats()) if self.writer_stats is not None else None
-        return await asyncio.to_thread(health, self.store, w, stats)
+        return await asyncio.to_thread(health, self.store, w, stats, self._conversions())
 
     async def _anomalies(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         q = query_of(scope)
         end = parse_instant("to", q["to"]) if q.get("to") else utcnow()
         hours = int(number(q, "hours", 24, 1, 24 * 31))
         band = anomaly.Band(weeks=int(number(q, "weeks", 4, 1, 52)), z=number(q, "z", 3.5, 1, 20))
-        return await asyncio.to_thread(anomaly.report, self.store, end, hours, band)
+        charted = int(number(q, "series", 5, 0, 20))
+        return await asyncio.to_thread(anomaly.report, self.store, end, hours, band, charted)
 
     async def _alerts(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         limit = int(number(query_of(scope), "limit", 100, 1, 1000))
-        return self.alerter.listing(limit)
+        return await asyncio.to_thread(self.alerter.listing, limit)  # read from the store
 
     async def _modeled(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         w = window_from(query_of(scope), timedelta(days=7))
-        return await asyncio.to_thread(modeled, self.store, w)
+        return await asyncio.to_thread(modeled, self.store, w, self._conversions())
+
+    def _conversions(self) -> Conversions:
+        return Conversions.of_plan(self.plan() if self.plan is not None else None)

@@ -1,30 +1,38 @@
-"""Dashboard sign-in: server-side sessions, CSRF tokens and a per-IP limit on failed sign-ins.
+"""Dashboard sign-in: sessions kept in the store, CSRF tokens and a per-IP limit on failed sign-ins.
 
-A session is a random id (``secrets.token_urlsafe(32)``) kept in this process's memory with its
-expiry and its own CSRF token; the browser holds only the id, in the ``ct_session`` cookie
-(``HttpOnly; SameSite=Strict; Path=/``, ``Secure`` when the request came over HTTPS).
-``convtrack serve`` runs one worker (one writer per DuckDB file), so one process sees every
-request; a restart signs everyone out, and signing out deletes the session at once.
+A session is a random id (``secrets.token_urlsafe(32)``) with its expiry and its own CSRF token.
+The browser holds the id, in the ``ct_session`` cookie (``HttpOnly; SameSite=Strict; Path=/``,
+``Secure`` when the request came over HTTPS); the store holds only its SHA-256
+(``dashboard_sessions``, migration 0016), so a copy of the database gives no live cookie.
+Every request checks the store (no cache): a session survives a restart, a session made on
+one collector works on every collector sharing the store, and signing out on one ends it on
+all of them at the next request. Expired sessions are deleted at each sign-in.
 
 Every state-changing request authorised by the cookie must carry the session's CSRF token in
 ``X-CSRF-Token`` (or the ``csrf_token`` form field for the sign-out form); API clients send
 the admin token as ``Authorization: Bearer`` instead and need no cookie and no CSRF token.
+Failed sign-ins are counted per process (``FailedSignIns``): with several collectors, an
+address may try ``MAX_FAILURES`` times on each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from convtrack.asgi import Scope, header
 from convtrack.errors import ConvtrackError
+from convtrack.store.base import EventStore
+from convtrack.store.dashboard_model import StoredSession, session_hash
 
 COOKIE = b"ct_session"
+SCOPE_KEY = "convtrack.session"  # the request's session, once ``DashboardAuth.resolve`` ran
 SESSION_SECONDS = 12 * 3600
-MAX_SESSIONS = 10_000  # the oldest go first past this: memory stays bounded
 MAX_FAILURES = 5  # failed sign-ins per IP within FAILURE_WINDOW before 429
 FAILURE_WINDOW = 15 * 60
 MAX_TRACKED_IPS = 10_000
@@ -71,40 +79,39 @@ def same(a: str, b: str) -> bool:
 
 @dataclass
 class Sessions:
-    """Live sessions by id; expired ones are dropped when met or when room is needed."""
+    """Dashboard sessions in the store, looked up by the hash of the cookie's id."""
 
+    store: EventStore
     clock: Clock = time.time
     lifetime: float = SESSION_SECONDS
-    _live: dict[str, Session] = field(default_factory=dict)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def create(self) -> Session:
-        if len(self._live) >= MAX_SESSIONS:
-            self._prune()
-        while len(self._live) >= MAX_SESSIONS:
-            self._live.pop(next(iter(self._live)))
+        """A new session (expired ones are deleted first: this is their retention)."""
+        now = self._now()
+        self.store.purge_expired_sessions(now)
         session = Session(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock() + self.lifetime
+            secrets.token_urlsafe(32), secrets.token_urlsafe(32), now.timestamp() + self.lifetime
         )
-        self._live[session.id] = session
+        expires = datetime.fromtimestamp(session.expires_at, UTC)
+        self.store.create_session(
+            StoredSession(session_hash(session.id), session.csrf, now, expires, now)
+        )
         return session
 
     def get(self, session_id: str | None) -> Session | None:
         if not session_id:
             return None
-        session = self._live.get(session_id)
-        if session is not None and session.expires_at <= self.clock():
-            del self._live[session_id]
+        stored = self.store.get_session(session_hash(session_id), self._now())
+        if stored is None:
             return None
-        return session
+        return Session(session_id, stored.csrf, stored.expires_at.timestamp())
 
     def delete(self, session_id: str | None) -> None:
         if session_id:
-            self._live.pop(session_id, None)
-
-    def _prune(self) -> None:
-        now = self.clock()
-        for sid in [s.id for s in self._live.values() if s.expires_at <= now]:
-            del self._live[sid]
+            self.store.delete_session(session_hash(session_id))
 
 
 @dataclass
@@ -143,13 +150,31 @@ class DashboardAuth:
 
     secret: str  # the dashboard secret (the admin token when none is set)
     admin_token: str
-    sessions: Sessions = field(default_factory=Sessions)
+    store: EventStore  # where the sessions live
+    clock: Clock = time.time
     failures: FailedSignIns = field(default_factory=FailedSignIns)
+    sessions: Sessions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = Sessions(self.store, self.clock)
 
     def check_secret(self, offered: str) -> bool:
         return same(offered, self.secret) or same(offered, self.admin_token)
 
+    async def resolve(self, scope: Scope) -> Scope:
+        """The request with its session (or None) looked up, when it carries a session
+        cookie. The lookup is a store call: made in a thread, it never holds up the event
+        loop (and the ingest it serves) while the store is busy committing."""
+        session_id = cookie_value(scope)
+        if not session_id:
+            return scope
+        found = await asyncio.to_thread(self.sessions.get, session_id)
+        return {**scope, SCOPE_KEY: found}
+
     def session(self, scope: Scope) -> Session | None:
+        if SCOPE_KEY in scope:  # looked up by ``resolve``
+            found: Session | None = scope[SCOPE_KEY]
+            return found
         return self.sessions.get(cookie_value(scope))
 
     def bearer_ok(self, scope: Scope) -> bool:

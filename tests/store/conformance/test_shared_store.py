@@ -33,7 +33,8 @@ def test_events_table_has_the_canonical_columns(store: EventStore) -> None:
     "table",
     ["write_keys", "quarantine", "spend", "conversion_credits", "identity_people",
      "identity_identifiers", "identity_merges", "identity_refused", "privacy_tombstones",
-     "privacy_erasures", "outbox", "delivery_log", "destination_state"],
+     "privacy_erasures", "outbox", "delivery_log", "destination_state", "event_copies",
+     "dashboard_sessions", "alerts"],
 )  # fmt: skip
 def test_every_table_exists_with_columns(store: EventStore, table: str) -> None:
     assert columns(store, table)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -25,7 +25,6 @@ from convtrack.events import Event, Rejected
 from convtrack.store.base import (
     CreditsJob,
     EventStore,
-    KeyRecord,
     Person,
     QuarantineFilter,
     QuarantineRow,
@@ -33,10 +32,12 @@ from convtrack.store.base import (
     ReplayStatus,
     SpendRow,
 )
+from convtrack.store.duckdb_privacy import PURGED
 from convtrack.store.duckdb_spend import check_unique as check_spend_unique
 from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.migrations import load_migrations
 from convtrack.store.outbox_model import Attempt, ClaimedJob
+from convtrack.store.parts import POSTGRES, DashboardParts, KeysParts
 from convtrack.store.postgres import credits as pg_credits
 from convtrack.store.postgres import events as pg_events
 from convtrack.store.postgres import identity as pg_identity
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 _MIGRATION_LOCK = 0x636F6E76  # pg_advisory_lock key: one process migrates at a time
 _RETAINED = ("events", "quarantine")
 _READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
+
+T = TypeVar("T")
 
 
 def display_url(url: str) -> str:
@@ -85,7 +88,9 @@ def connect(url: str, *, read_only: bool = False) -> psycopg.Connection[Any]:
     return con
 
 
-class PostgresStore(EventStore):
+class PostgresStore(KeysParts, DashboardParts, EventStore):
+    _spelling = POSTGRES  # for the parts (store/parts.py)
+
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
@@ -121,6 +126,11 @@ class PostgresStore(EventStore):
                 self._reader = connect(self.url, read_only=True)
             with self._reader.cursor() as cur:
                 yield cur
+
+    def _reading(self, read: Callable[..., T], *args: Any) -> T:
+        """``read(cursor, *args)`` on a reader cursor."""
+        with self._cursor() as cur:
+            return read(cur, *args)
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._cursor() as cur:
@@ -173,6 +183,7 @@ class PostgresStore(EventStore):
         with self._transaction(batch=True) as con:
             events, rejected = pg_privacy.drop_tombstoned(con, events, rejected)
             inserted = pg_events.insert_new(con, events) if events else []
+            pg_events.record_copies(con, events)  # every copy's source, for match rates
             if rejected:
                 pg_quarantine.insert(con, rejected)
             if inserted and self._at_ingest:  # last: the identity lock is held until commit
@@ -329,11 +340,11 @@ class PostgresStore(EventStore):
             return {
                 table: int(
                     con.execute(
-                        f"{verb} {table} WHERE received_at < %s{tail}",  # noqa: S608
+                        f"{verb} {table} WHERE {where.format('%s')}{tail}",  # noqa: S608
                         [before],
                     ).fetchall()[0][0]
                 )
-                for table in _RETAINED
+                for table, where in PURGED.items()
             }
 
     def raw_ips(self, before: datetime) -> list[str]:
@@ -399,42 +410,6 @@ class PostgresStore(EventStore):
     def resume_destination(self, destination: str, now: datetime) -> int:
         with self._transaction() as con:
             return pg_outbox.resume(con, destination, now)
-
-    # -- keys -----------------------------------------------------------------------------
-    def insert_key(self, record: KeyRecord, key_hash: str) -> None:
-        with self._transaction() as con:
-            con.execute(
-                "INSERT INTO write_keys (key_id, name, kind, prefix, key_hash, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s)",
-                [record.key_id, record.name, record.kind, record.prefix, key_hash,
-                 record.created_at],
-            )  # fmt: skip
-
-    def _keys(self, where: str = "", params: Sequence[Any] = ()) -> list[tuple[KeyRecord, str]]:
-        with self._cursor() as cur:
-            rows = cur.execute(
-                "SELECT key_id, name, kind, prefix, created_at, revoked_at, key_hash"  # noqa: S608
-                f" FROM write_keys {where} ORDER BY created_at, key_id",
-                list(params),
-            ).fetchall()
-        return [(KeyRecord(*row[:6]), row[6]) for row in rows]
-
-    def list_keys(self) -> list[KeyRecord]:
-        return [rec for rec, _ in self._keys()]
-
-    def key_hashes(self) -> dict[str, KeyRecord]:
-        return {h: rec for rec, h in self._keys("WHERE revoked_at IS NULL")}
-
-    def revoke_key(self, key_id_or_name: str) -> KeyRecord | None:
-        with self._transaction() as con:
-            row = con.execute(
-                "UPDATE write_keys SET revoked_at = now() WHERE revoked_at IS NULL"
-                " AND (key_id = %s OR name = %s) RETURNING key_id",
-                [key_id_or_name, key_id_or_name],
-            ).fetchall()
-        if not row:
-            return None
-        return next(rec for rec, _ in self._keys("WHERE key_id = %s", [row[0][0]]))
 
     def close(self) -> None:
         with self._lock, self._reader_lock:

@@ -60,3 +60,35 @@ export function fmt(value, digits = 2) {
 export function errorText(error) {
   return el("p", { class: "error" }, `Could not load: ${error.message}`);
 }
+
+export function pct(share, digits = 1) {
+  if (share === null || share === undefined) return "–";
+  return `${(share * 100).toLocaleString("en-US", { maximumFractionDigits: digits })} %`;
+}
+
+// "2026-03-02T09:00:00Z" → "03-02 09:00" (UTC, as the APIs count).
+export function shortTime(isoText) {
+  return String(isoText).slice(5, 16).replace("T", " ");
+}
+
+export function tiles(...children) {
+  return el("div", { class: "tiles" }, ...children);
+}
+
+// Keys an API may add later: numbers and flat objects as tiles (a "…rate" as a percentage),
+// so a new figure shows up without a new release of the page.
+export function extraTiles(body, known) {
+  const out = [];
+  const show = (label, key, value) => {
+    if (typeof value === "number") out.push(tile(label, /rate$/.test(key) ? pct(value) : fmt(value)));
+  };
+  for (const [key, value] of Object.entries(body || {})) {
+    if (known.includes(key)) continue;
+    if (value && typeof value === "object" && !Array.isArray(value)) {
+      for (const [sub, v] of Object.entries(value)) show(`${key}: ${sub.replaceAll("_", " ")}`, sub, v);
+    } else {
+      show(key.replaceAll("_", " "), key, value);
+    }
+  }
+  return out;
+}

@@ -1,80 +1,51 @@
-// Tracking health: the QA APIs (/v1/qa/…) where this server has them, each rendered as
-// figures, tables and charts; an endpoint that answers 404 shows a "not available" panel.
+// Tracking health: purpose-built panels for the QA APIs (/v1/qa/health, /anomalies, /alerts,
+// /modeled; see health-metrics.js and health-watch.js) for a window chosen on the page (kept in
+// the URL hash, #window=24h); an endpoint that answers 404 shows a "not available" panel.
 // Below them: what the live debugger's API shows of the latest events.
 import { getJSON } from "./api.js";
 import { bars, chartBox } from "./charts.js";
-import { el, errorText, fmt, panel, table, unavailable } from "./dom.js";
+import { el, errorText, panel, table, unavailable } from "./dom.js";
+import { healthPanels } from "./health-metrics.js";
+import { alertsPanel, anomaliesPanel, modeledPanel } from "./health-watch.js";
 
-export const QA_ENDPOINTS = [
-  ["Health metrics", "/v1/qa/health"],
-  ["Anomalies", "/v1/qa/anomalies"],
-  ["Alerts", "/v1/qa/alerts"],
-  ["Modeled conversions", "/v1/qa/modeled"],
-];
-let charts = 0;
+export const WINDOWS = { "1h": ["last hour", 1], "24h": ["last 24 hours", 24],
+  "7d": ["last 7 days", 168] };
+let renders = 0;
 const pending = []; // charts to draw once their boxes are in the page
 
-function slug(text) {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+function chosenWindow() {
+  const found = new URLSearchParams(location.hash.slice(1)).get("window");
+  return Object.hasOwn(WINDOWS, found || "") ? found : "1h";
 }
 
-function isRecordList(value) {
-  return Array.isArray(value) && value.length > 0
-    && value.every((v) => v !== null && typeof v === "object" && !Array.isArray(v));
+// Each QA endpoint with its parameters for the window, and how its body becomes panels.
+function requests(hours) {
+  const to = new Date();
+  const from = new Date(to.getTime() - hours * 3600000);
+  Object.assign(document.body.dataset, { healthFrom: from.toISOString(), healthTo: to.toISOString() });
+  return [
+    ["Health metrics", "/v1/qa/health", { from: from.toISOString(), to: to.toISOString() },
+      healthPanels],
+    ["Anomalies", "/v1/qa/anomalies", { hours: Math.max(24, hours), series: 5 },
+      anomaliesPanel],
+    ["Alerts", "/v1/qa/alerts", {}, alertsPanel],
+    ["Modeled conversions", "/v1/qa/modeled", {}, modeledPanel],
+  ];
 }
 
-function listView(key, items) {
-  const columns = [...new Set(items.flatMap((i) => Object.keys(i)))];
-  const nodes = [el("h3", {}, key), table(columns.map((c) => ({
-    title: c, num: items.some((i) => typeof i[c] === "number"), value: (i) => i[c],
-  })), items)];
-  const labelKey = columns.find((c) => items.every((i) => typeof i[c] === "string"));
-  const numbers = columns.filter((c) => items.every((i) => typeof i[c] === "number"));
-  if (labelKey && numbers.length) {
-    const box = chartBox(`health-chart-${++charts}`);
-    box.dataset.source = key;
-    nodes.unshift(box);
-    pending.push(() => bars(box, items.map((i) => i[labelKey]),
-      numbers.slice(0, 3).map((n) => ({ label: n, data: items.map((i) => i[n]) }))));
-  }
-  return nodes;
-}
-
-export function jsonView(body, depth = 0) {
-  if (body === null || typeof body !== "object") return [el("p", {}, fmt(body))];
-  if (Array.isArray(body)) {
-    return isRecordList(body) ? listView("items", body)
-      : [el("p", {}, body.length ? fmt(body) : "none")];
-  }
-  const scalars = Object.entries(body).filter(([, v]) => v === null || typeof v !== "object"
-    || (Array.isArray(v) && !isRecordList(v)));
-  const nodes = [];
-  if (scalars.length) {
-    nodes.push(el("dl", {}, scalars.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, fmt(v))])));
-  }
-  for (const [key, value] of Object.entries(body)) {
-    if (isRecordList(value)) nodes.push(...listView(key, value));
-    else if (value && typeof value === "object" && !Array.isArray(value)) {
-      nodes.push(el("h3", {}, key),
-        ...(depth < 2 ? jsonView(value, depth + 1) : [el("pre", {}, JSON.stringify(value))]));
-    }
-  }
-  return nodes;
-}
-
-async function qaPanel(title, path) {
+async function qaPanels([title, path, params, build]) {
   try {
-    const body = await getJSON(path);
-    const section = panel(title, ...jsonView(body));
-    section.dataset.endpoint = path;
-    return section;
+    const made = build(await getJSON(path, params));
+    const [nodes, draws] = Array.isArray(made[0]) ? made : [[made[0]], [made[1]]];
+    pending.push(...draws);
+    return nodes;
   } catch (error) {
     if (error.status === 404) {
-      return unavailable(title, path, `this server has no ${path} (tracking QA is not built in).`);
+      return [unavailable(title, path, `this server has no ${path} (tracking QA is not built in).`)];
     }
     const section = panel(title, errorText(error));
     section.dataset.endpoint = path;
-    return section;
+    return [section];
   }
 }
 
@@ -109,15 +80,34 @@ function latestEvents(body) {
   return section;
 }
 
-export async function render(root) {
-  root.replaceChildren(el("h1", {}, "Tracking health"), el("p", { class: "loading" }, "Loading…"));
-  const panels = await Promise.all(QA_ENDPOINTS.map(([t, p]) => qaPanel(t, p)));
+function windowPicker(current, onChange) {
+  const select = el("select", { id: "health-window", onchange: () => onChange(select.value) },
+    Object.entries(WINDOWS).map(([key, [label]]) =>
+      el("option", { value: key, selected: key === current }, label)));
+  return el("div", { class: "controls" }, el("label", {}, "Window", select));
+}
+
+async function show(root, key) {
+  const [label, hours] = WINDOWS[key];
+  const groups = await Promise.all(requests(hours).map(qaPanels));
   let recent;
   try {
     recent = latestEvents(await getJSON("/v1/debug/events", { limit: 500 }));
   } catch (error) {
     recent = panel("Latest events", errorText(error));
   }
-  root.replaceChildren(el("h1", {}, "Tracking health"), ...panels, recent);
-  for (const drawChart of pending.splice(0)) drawChart();
+  root.replaceChildren(el("h1", {}, `Tracking health (${label})`),
+    windowPicker(key, (next) => {
+      history.replaceState(null, "", `#window=${next}`);
+      show(root, next);
+    }),
+    ...groups.flat(), recent);
+  for (const drawChart of pending.splice(0)) if (drawChart) drawChart();
+  document.body.dataset.window = key;
+  document.body.dataset.renders = String(++renders);
+}
+
+export async function render(root) {
+  root.replaceChildren(el("h1", {}, "Tracking health"), el("p", { class: "loading" }, "Loading…"));
+  await show(root, chosenWindow());
 }

@@ -1,5 +1,7 @@
 // Overview: conversions, revenue and ROAS over time; conversions by category, drilled down
-// through the plan's category hierarchy (purchase → purchase/subscription → …).
+// through the plan's category hierarchy (purchase → purchase/subscription → …). A date range
+// (UTC days, both included; kept in the URL hash, #from=2024-05-01&to=2024-05-31) applies to
+// every request: the APIs take from and to as days with "to" left out, so to + 1 day is sent.
 import { getJSON } from "./api.js";
 import { bars, chartBox, lines } from "./charts.js";
 import { el, errorText, fmt, panel, table, tile } from "./dom.js";
@@ -98,14 +100,75 @@ function categoryView(categories, names, currency) {
   return { wrap, show };
 }
 
-export async function render(root) {
+let renders = 0;
+const DAY = 86400000;
+const PRESETS = [7, 30, 90];
+
+function isDay(text) {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text || "") && !Number.isNaN(Date.parse(text));
+}
+
+export function addDays(day, n) {
+  return new Date(Date.parse(day) + n * DAY).toISOString().slice(0, 10);
+}
+
+// The range as typed: both days included; "" is open-ended. error says what is wrong.
+export function checkRange(from, to) {
+  if ((from && !isDay(from)) || (to && !isDay(to))) {
+    return { from, to, error: "Dates must be days like 2024-05-31." };
+  }
+  if (from && to && from > to) {
+    return { from, to, error: `The start (${from}) is after the end (${to}): pick a start on or before the end.` };
+  }
+  return { from: from || "", to: to || "" };
+}
+
+function rangeFromHash() {
+  const q = new URLSearchParams(location.hash.slice(1));
+  return checkRange(q.get("from") || "", q.get("to") || "");
+}
+
+function apiRange(range) {
+  return { from: range.from || null, to: range.to ? addDays(range.to, 1) : null };
+}
+
+function rangeForm(range, apply) {
+  const from = el("input", { type: "date", id: "range-from", value: range.from || "" });
+  const to = el("input", { type: "date", id: "range-to", value: range.to || "" });
+  const message = el("p", { class: "message error", id: "range-error", role: "alert" },
+    range.error || "");
+  const submit = (next) => {
+    const checked = checkRange(next.from, next.to);
+    message.textContent = checked.error || "";
+    if (!checked.error) apply(checked);
+  };
+  const preset = (days) => {
+    const today = new Date().toISOString().slice(0, 10);
+    from.value = addDays(today, 1 - days);
+    to.value = today;
+    submit({ from: from.value, to: to.value });
+  };
+  return el("form", { class: "controls", id: "overview-range",
+    onsubmit: (event) => { event.preventDefault(); submit({ from: from.value, to: to.value }); } },
+  el("label", {}, "From", from), el("label", {}, "To (included)", to),
+  el("button", { type: "submit" }, "Apply"),
+  el("span", { class: "presets" }, PRESETS.map((n) =>
+    el("button", { type: "button", dataset: { days: String(n) }, onclick: () => preset(n) },
+      `Last ${n} days`)),
+  el("button", { type: "button", onclick: () => { from.value = ""; to.value = "";
+    submit({ from: "", to: "" }); } }, "All time")),
+  message);
+}
+
+async function load(root, range) {
+  const params = apiRange(range);
   const [days, categories, names, attribution] = await Promise.all([
-    getJSON("/v1/reports/conversions", { by: "day" }),
-    getJSON("/v1/reports/conversions", { by: "category" }),
-    getJSON("/v1/reports/conversions", { by: "name" }),
-    getJSON("/v1/reports/attribution", { grain: "day" }),
+    getJSON("/v1/reports/conversions", { by: "day", ...params }),
+    getJSON("/v1/reports/conversions", { by: "category", ...params }),
+    getJSON("/v1/reports/conversions", { by: "name", ...params }),
+    getJSON("/v1/reports/attribution", { grain: "day", ...params }),
   ]).catch((error) => {
-    root.replaceChildren(el("h1", {}, "Overview"), errorText(error));
+    root.replaceChildren(errorText(error));
     throw error;
   });
   const currency = days.currency;
@@ -117,8 +180,7 @@ export async function render(root) {
   const roasBox = chartBox("overview-roas");
   const cats = categoryView(rowsOf(categories), rowsOf(names), currency);
   root.replaceChildren(
-    el("h1", {}, "Overview"),
-    el("div", { class: "tiles" },
+    el("div", { class: "tiles", id: "overview-tiles" },
       tile("conversions", fmt(dayRows.reduce((a, r) => a + r.count, 0))),
       tile(`revenue (${currency})`, fmt(money(dayRows, currency))),
       tile(`spend (${currency})`, fmt(spend)),
@@ -138,4 +200,30 @@ export async function render(root) {
     { label: `spend (${currency})`, data: series.spend, yAxisID: "money" },
   ], { scales: { money: { position: "right", beginAtZero: true, grid: { display: false } } } });
   cats.show(null);
+}
+
+export async function render(root) {
+  const content = el("div", { id: "overview-content" });
+  const apply = async (range) => {
+    const hash = new URLSearchParams(Object.entries(range).filter(([, v]) => v)).toString();
+    history.replaceState(null, "", hash ? `#${hash}` : location.pathname);
+    await show(range).catch(() => null); // the error is shown in place of the figures
+  };
+  const show = async (range) => {
+    content.replaceChildren(el("p", { class: "loading" }, "Loading…"));
+    try {
+      await load(content, range);
+    } finally {
+      document.body.dataset.range = `${range.from || ""}..${range.to || ""}`;
+      document.body.dataset.renders = String(++renders);
+    }
+  };
+  const initial = rangeFromHash();
+  root.replaceChildren(el("h1", {}, "Overview"), rangeForm(initial, apply), content);
+  if (initial.error) {
+    content.replaceChildren();
+    document.body.dataset.renders = String(++renders);
+    return;
+  }
+  await show(initial);
 }
