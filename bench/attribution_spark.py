@@ -31,7 +31,7 @@ from _common import emit, environment  # noqa: E402
 from attribution_report import build  # noqa: E402
 from convtrack.attribution.service import Params, run_report  # noqa: E402
 from convtrack.attribution.spark.source import SparkSource, session  # noqa: E402
-from convtrack.export.parquet import connect, export_parquet  # noqa: E402
+from convtrack.export.stores import export_url  # noqa: E402
 from convtrack.plan import load_configured_plan  # noqa: E402
 from convtrack.store import open_store  # noqa: E402
 
@@ -56,9 +56,7 @@ def main() -> None:
         print(f"building {n_t:,} touchpoints and {n_c:,} conversions for {n_p:,} people…")
         build(path, n_t, n_c, n_p)
         started = time.perf_counter()
-        con = connect(path)  # the store file, read-only
-        exported = export_parquet(con, root / "lake")
-        con.close()
+        exported = export_url(f"duckdb://{path}", root / "lake")  # the file, read-only
         export_s = time.perf_counter() - started
         print(f"export to Parquet:            {export_s:7.2f} s  ({len(exported.written)} days)")
 

@@ -10,6 +10,11 @@ is timed on its own, on the same realistic event mix as bench/ingest_batch.py:
   insert      DuckDBStore.append from the prebuilt Arrow table (one committed transaction),
               of which (stitching) is the identity graph kept at ingest (Stitching.observe)
 
+Not in the total (``convtrack serve`` only): (wire) is the batch's trip to the store process,
+msgpack-encoded and decoded as store.process does, plus its ``consent_decision`` column
+values; (wire_dict) is the same with each record a plain dict, as events carried it before
+``DecisionRecord`` (the reference, same run).
+
 Then the writer's cost per event by commit size (``DuckDBStore.append``, build + insert, one
 transaction per commit): the group-commit writer merges concurrent requests, and every commit
 has a fixed cost, so this shows what commit sizes the server should aim for.
@@ -32,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 
 import _events
@@ -40,12 +46,37 @@ from _store import prebuilt_arrow
 from convtrack.collect.parse import Origin, decode_body, to_event
 from convtrack.config import Settings
 from convtrack.enrich.privacy import ConsentGate
-from convtrack.events import Event
+from convtrack.events import Event, Rejected, dec_hook, enc_hook
 from convtrack.store import duckdb_identity
 from convtrack.store.arrow import COLUMNS, SCHEMA, column_values, to_arrow
 from convtrack.store.duckdb_store import DuckDBStore
+from convtrack.store.process import Jobs
 
+# The reference: ``Event`` as it was, the record a plain dict decoded per event.
+_EventWithDict = msgspec.defstruct(
+    "EventWithDict",
+    [
+        (
+            f.name,
+            dict[str, Any] | None if f.name == "consent_decision" else f.type,
+            msgspec.field(default=f.default, default_factory=f.default_factory),
+        )
+        for f in msgspec.structs.fields(Event)
+    ],
+    omit_defaults=True,
+    kw_only=True,
+)
 STEPS = ("decode", "to_event", "consent", "to_arrow", "insert")
+EXTRA = ("stitching", "arrow_extract", "arrow_convert", "wire", "wire_dict")
+_WIRE = (
+    msgspec.msgpack.Encoder(enc_hook=enc_hook),
+    msgspec.msgpack.Decoder(Jobs, dec_hook=dec_hook),
+)
+_WIRE_DICT = (
+    msgspec.msgpack.Encoder(),
+    msgspec.msgpack.Decoder(list[tuple[int, list[_EventWithDict], list[Rejected]]]),
+)
+_DECISION = next(i for i, (name, _, _) in enumerate(COLUMNS) if name == "consent_decision")
 SWEEP_SIZES = (50, 200, 1000, 3000, 10_000)
 
 
@@ -84,6 +115,29 @@ class StitchingClock:
         duckdb_identity.Stitching.observe = self._observe  # type: ignore[method-assign]
 
 
+def wire_trip(events: list[Event], codec: tuple[Any, Any]) -> float:
+    """Seconds to carry ``events`` to the store process and get their consent_decision column."""
+    encoder, decoder = codec
+    started = time.perf_counter()
+    ((_, arrived, _),) = decoder.decode(encoder.encode([(1, events, [])]))
+    list(map(COLUMNS[_DECISION][2], arrived))
+    return time.perf_counter() - started
+
+
+def as_dict_records(events: list[Event]) -> list[Event]:
+    """The events with each decision record a plain dict, shared as the gate shared it."""
+    plain: dict[int, Any] = {}
+    return [
+        msgspec.structs.replace(
+            e,
+            consent_decision=plain.setdefault(id(e.consent_decision), dict(e.consent_decision))
+            if e.consent_decision is not None
+            else None,
+        )
+        for e in events
+    ]
+
+
 def run_batch(
     body: bytes, store: DuckDBStore, settings: Settings, gate: ConsentGate
 ) -> dict[str, float]:
@@ -112,6 +166,8 @@ def run_batch(
     arrays = [pa.array(col, type=typ) for col, (_, typ, _) in zip(columns, COLUMNS, strict=True)]
     pa.Table.from_arrays(arrays, schema=SCHEMA)
     t7 = time.perf_counter()
+    wire = wire_trip(events, _WIRE)
+    wire_dict = wire_trip(as_dict_records(events), _WIRE_DICT)
     if len(events) != len(items):
         raise SystemExit(f"{len(items) - len(events)} events were invalid: fix the bench mix")
     return {
@@ -123,6 +179,8 @@ def run_batch(
         "stitching": stitching.seconds,
         "arrow_extract": t6 - t5,
         "arrow_convert": t7 - t6,
+        "wire": wire,
+        "wire_dict": wire_dict,
     }
 
 
@@ -206,7 +264,7 @@ def main() -> int:
     )
     print(f"{'step':<16}{'mean ms':>9}{'p50 ms':>9}{'max ms':>9}{'us/event':>10}{'share':>8}")
     steps_out = {}
-    for step in (*STEPS, "stitching", "arrow_extract", "arrow_convert"):
+    for step in (*STEPS, *EXTRA):
         values = per_step[step]
         mean_ms = statistics.mean(values) * 1000
         label = step if step in STEPS else f"  ({step})"

@@ -7,6 +7,7 @@ has a bound so one request can never hold unbounded memory. See docs/events.md.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -47,7 +48,11 @@ MAX_PROPERTY_STRING = 4096
 MAX_PROPERTY_KEY = 256
 
 
-class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+# gc=False (here and on ``Event``): the collector is never asked to track these structs. Safe
+# because no event is ever part of a reference cycle: the fields hold scalars, other such
+# structs, and containers built from decoded JSON or by the enrich stage, none of which refers
+# back to an event. (Containers inside a struct are still tracked themselves.)
+class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """Base for wire objects: unknown fields are an error (typos must not vanish)."""
 
 
@@ -141,7 +146,7 @@ class EventIn(Strict):
     properties: dict[str, Any] | None = None
 
 
-class HashedIds(msgspec.Struct, omit_defaults=True):
+class HashedIds(msgspec.Struct, omit_defaults=True, gc=False):
     """SHA-256 hex digests of normalised identifiers (see enrich.pii)."""
 
     email_sha256: str | None = None
@@ -149,7 +154,71 @@ class HashedIds(msgspec.Struct, omit_defaults=True):
     external_id_sha256: str | None = None
 
 
-class Event(msgspec.Struct, omit_defaults=True):
+class DecisionRecord(Mapping[str, Any]):
+    """``Event.consent_decision``: a read-only consent decision record and its JSON text.
+
+    enrich.privacy gives every event with the same consent signals and region one record, so
+    ``json`` (the exact text stored in the ``consent_decision`` column) is encoded once per
+    decision, not per event, and it is what crosses to the store process (``enc_hook`` /
+    ``dec_hook``); there the mapping is decoded from it only if something reads it.
+    """
+
+    __slots__ = ("_data", "json")
+
+    def __init__(self, json: str, data: Mapping[str, Any] | None = None) -> None:
+        self.json = json
+        self._data = data
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> DecisionRecord:
+        return cls(_json_text(data), data)
+
+    def _mapping(self) -> Mapping[str, Any]:
+        if self._data is None:
+            self._data = msgspec.json.decode(self.json)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._mapping()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    def __repr__(self) -> str:
+        return f"DecisionRecord({self.json!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return DecisionRecord, (self.json,)
+
+
+_json_encode = msgspec.json.Encoder().encode
+
+
+def _json_text(obj: Any) -> str:
+    return _json_encode(obj).decode()
+
+
+def enc_hook(obj: Any) -> Any:
+    """msgspec ``enc_hook`` for encoding events: a ``DecisionRecord`` travels as its JSON."""
+    if isinstance(obj, DecisionRecord):
+        return obj.json
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def dec_hook(typ: type, obj: Any) -> Any:
+    """msgspec ``dec_hook`` for decoding events (the inverse of ``enc_hook``)."""
+    if typ is DecisionRecord:
+        if isinstance(obj, str):
+            return DecisionRecord(obj)
+        if isinstance(obj, dict):
+            return DecisionRecord.of(obj)
+    raise NotImplementedError(f"cannot decode {typ.__name__} from {type(obj).__name__}")
+
+
+class Event(msgspec.Struct, omit_defaults=True, gc=False):
     """The canonical event, as stored. Times are timezone-aware UTC."""
 
     event_id: str
@@ -171,7 +240,8 @@ class Event(msgspec.Struct, omit_defaults=True):
     pii: dict[str, dict[str, str]] = msgspec.field(default_factory=dict)
     consent: Consent | None = None
     # What the consent decision did to this event (enrich.privacy); None: not decided.
-    consent_decision: dict[str, Any] | None = None
+    # A plain dict works in memory too (the store encodes it); the wire needs the hooks above.
+    consent_decision: DecisionRecord | None = None
     value: float | None = None
     currency: str | None = None
     order_id: str | None = None
@@ -182,9 +252,12 @@ class Event(msgspec.Struct, omit_defaults=True):
     # Transient, never a column: the forwarding jobs (destination, conversion, platform event)
     # the store writes to its outbox if, and only if, it inserts this event (forward.routing).
     deliveries: list[tuple[str, str, str]] = msgspec.field(default_factory=list)
+    # Transient too: the plan defines conversions on this event's name (or it was sent as a
+    # conversion), so the store tallies every copy's source in event_copies (store/copies.py).
+    conversion: bool = False
 
 
-class Rejected(msgspec.Struct):
+class Rejected(msgspec.Struct, gc=False):
     """An event that failed validation, kept in quarantine with its raw payload and reasons."""
 
     reject_id: str

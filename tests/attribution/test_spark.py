@@ -19,9 +19,10 @@ from convtrack.attribution.model import create, registered  # noqa: E402
 from convtrack.attribution.people import StitchedPeople  # noqa: E402
 from convtrack.attribution.service import people_for  # noqa: E402
 from convtrack.attribution.spark.source import SparkSource, session, spark_sql  # noqa: E402
-from convtrack.export.parquet import connect, duckdb_path, export_parquet  # noqa: E402
+from convtrack.export.stores import export_url  # noqa: E402
 from convtrack.store import EventStore, open_store  # noqa: E402
 from journey_data import T0, Journeys, days, plan  # noqa: E402
+from pg import start_server  # noqa: E402
 
 TOUCHES: list[dict[str, Any]] = [
     {"gclid": "G"},
@@ -69,9 +70,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EventStore,
     tmp = tmp_path_factory.mktemp("lake")
     store = generate().store(tmp)
     store.close()
-    con = connect(duckdb_path(f"duckdb://{tmp / 'attr.duckdb'}"))
-    export_parquet(con, tmp / "lake")
-    con.close()
+    export_url(f"duckdb://{tmp / 'attr.duckdb'}", tmp / "lake")
     reader = open_store(f"duckdb://{tmp / 'attr.duckdb'}", read_only=True)
     yield reader, tmp / "lake"
     reader.close()
@@ -136,6 +135,31 @@ def test_spark_gives_the_duckdb_credits_for_every_model(
     assert_same(duck, on_spark)
 
 
+@pytest.fixture(scope="module")
+def pg_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The same events in PostgreSQL, exported from there."""
+    tmp = tmp_path_factory.mktemp("pg_lake")
+    server = start_server()
+    try:
+        store = generate().store(tmp, url=server.url(server.create_database()))
+        store.close()
+        export_url(store.url, tmp / "lake")
+        yield tmp / "lake"
+    finally:
+        server.stop()
+
+
+def test_a_postgresql_lake_gives_the_same_credits(
+    lake: tuple[EventStore, Path], pg_lake: Path, spark: Any
+) -> None:
+    store, root = lake
+    for options in ({}, {"level": "campaign", "grain": "week"}):
+        from_duckdb = run(SparkSource(spark, root), **options)
+        from_pg = run(SparkSource(spark, pg_lake), **options)
+        assert_same(from_duckdb, from_pg)
+        assert_same(run(store, **options), from_pg)
+
+
 def test_stitched_people_are_exported_and_followed(
     lake: tuple[EventStore, Path], spark: Any
 ) -> None:
@@ -154,11 +178,7 @@ def test_incremental_export_writes_only_changed_days(tmp_path: Path) -> None:
     out = tmp_path / "lake"
 
     def export() -> list[str]:
-        con = connect(duckdb_path(url))
-        try:
-            return export_parquet(con, out).written
-        finally:
-            con.close()
+        return export_url(url, out).written
 
     assert export() == ["2024-05-18", "2024-05-19"]
     first = (out / "events" / "date=2024-05-18" / "part-0.parquet").stat().st_mtime_ns

@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from convtrack.forward import ForwardEvent
+from convtrack.forward.destinations.meta import HASHED_KEYS
+from convtrack.forward.model import USER_DATA_FIELDS
 from forward.samples import FIXED, purchase
 
 
@@ -32,3 +34,8 @@ def test_timestamps_in_wire_forms() -> None:
     assert event.unix_seconds == 1773500966
     assert event.unix_millis == 1773500966000
     assert event.rfc3339 == "2026-03-14T15:09:26Z"
+
+
+def test_meta_maps_every_user_data_field() -> None:
+    """Meta.user_data looks each field up in HASHED_KEYS without a membership test."""
+    assert set(HASHED_KEYS) == USER_DATA_FIELDS

@@ -19,7 +19,8 @@ def register(sub: Any) -> None:
         help="export events (by UTC day), identity and spend as Parquet",
         description="Write DIR/events/date=YYYY-MM-DD/*.parquet, DIR/identity_people, "
         "DIR/spend and DIR/manifest.json. A re-run writes only the days that changed. "
-        "Reads the DuckDB store read-only: stop `convtrack serve` first.",
+        "Reads a DuckDB store file read-only, or through the `convtrack serve` that holds it "
+        "(the server then writes DIR), or a PostgreSQL store.",
     )
     settings_args(cmd)
     cmd.add_argument("--format", choices=["parquet"], default="parquet", help="only parquet")
@@ -47,18 +48,24 @@ class Progress:
 
 
 def export(args: argparse.Namespace, settings: Settings) -> int:
-    from convtrack.export.parquet import connect, duckdb_path, export_parquet
+    from convtrack.cli.ops import server_ops
+    from convtrack.export.stores import engine_of, export_url
     from convtrack.reports.conversions_query import parse_day
 
     start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
-    con = connect(duckdb_path(settings.store_url))
-    try:
-        result = export_parquet(con, Path(args.out), start, end, Progress())
-    finally:
-        con.close()
-    tables = ", ".join(f"{name} {rows:,} rows" for name, rows in result.tables.items())
+    out = Path(args.out).resolve()
+    server = server_ops(settings) if engine_of(settings.store_url) == "duckdb" else None
+    if server is not None:  # it holds the DuckDB file: it exports from its reader connection
+        print("export: through the running `convtrack serve` (it writes DIR)", file=sys.stderr)
+        try:
+            result = server.export_parquet(str(out), args.start, args.end)
+        finally:
+            server.close()
+    else:
+        result = export_url(settings.store_url, out, start, end, Progress()).as_json()
+    tables = ", ".join(f"{name} {rows:,} rows" for name, rows in result["tables"].items())
     print(
-        f"events: {len(result.written)} day(s) written ({result.rows:,} rows), "
-        f"{result.skipped} unchanged; {tables}"
+        f"events: {len(result['written'])} day(s) written ({result['rows']:,} rows), "
+        f"{result['skipped']} unchanged; {tables}"
     )
     return 0

@@ -163,6 +163,11 @@ class ServerOps:
     def reload_plan(self) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/admin/plan/reload"))
 
+    def export_parquet(self, out: str, start: str | None, end: str | None) -> dict[str, Any]:
+        """The server writes the lake (it holds the DuckDB file); ``out``: absolute."""
+        body = {"out": out, "start": start, "end": end}
+        return dict(self._call("POST", "/v1/admin/export", json=body, timeout=None))
+
     # Email, phone and external id travel hashed (the server keeps a digest as it is).
     def privacy_erase(self, option: str, value: str, dry_run: bool) -> dict[str, Any]:
         body = {option: _hashed(option, value), "dry_run": dry_run}

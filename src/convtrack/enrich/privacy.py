@@ -14,7 +14,8 @@ cached per consent signals and region: most events of a site share them) and app
 - otherwise identifiers are hashed (enrich.pii.hash_identifiers).
 
 ``ip_truncation = "always"`` truncates every IP. ``Event.consent_decision`` records the
-decision and the ``applied`` actions; ``explain_record`` turns it back into sentences.
+decision and the ``applied`` actions (a ``DecisionRecord``: one per cached decision, its JSON
+text encoded once); ``explain_record`` turns it back into sentences.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from convtrack.enrich.consent import (
     truncate_ip,
 )
 from convtrack.enrich.pii import hash_identifiers
-from convtrack.events import CLICK_IDS, Consent, Event
+from convtrack.events import CLICK_IDS, Consent, DecisionRecord, Event
 
 CACHE_SIZE = 512  # distinct (consent signals, region) pairs remembered; cleared when full
 # A visitor sends many events with one IP and one user agent: remember the reduced forms.
@@ -82,7 +83,7 @@ class Outcome:
     """A decision and how it applies: shared by every event with the same signals and region."""
 
     decision: Decision
-    record: dict[str, Any]
+    record: DecisionRecord  # its JSON text is encoded once here, for every event sharing it
     store: bool
     keep_ids: bool
     keep_ads: bool  # click ids, fbc/fbp and personal data
@@ -140,17 +141,19 @@ class ConsentGate:
             )
             if on
         ]
-        record = {
-            "analytics": d.analytics,
-            "ads": d.ads,
-            "persistent_ids": d.persistent_ids,
-            "destinations": [name for name, ok in d.destinations.items() if ok],
-            "signals": d.signals,
-            "region": d.region,
-            "reasons": d.reasons,
-            "tcf_error": d.tcf_error,
-            "applied": applied,
-        }
+        record = DecisionRecord.of(
+            {
+                "analytics": d.analytics,
+                "ads": d.ads,
+                "persistent_ids": d.persistent_ids,
+                "destinations": [name for name, ok in d.destinations.items() if ok],
+                "signals": d.signals,
+                "region": d.region,
+                "reasons": d.reasons,
+                "tcf_error": d.tcf_error,
+                "applied": applied,
+            }
+        )
         return Outcome(
             decision=d,
             record=record,

@@ -1,4 +1,3 @@
-# ruff: noqa: S608  (SQL is composed from column names the store itself reports)
 """``convtrack export --format parquet``: the store as a Parquet lake, incrementally.
 
 Layout under ``DIR``::
@@ -13,9 +12,11 @@ the manifest was written: a re-run writes the new days, today's partial day and 
 late events (or an erasure) changed, and nothing else. Every folder is written to a
 temporary name and renamed into place, so a reader never sees half a day.
 
-The export reads a DuckDB store file read-only (DuckDB lets one process open a file for
-writing, so stop ``convtrack serve`` first, or export a copy). Raw PII (``pii_raw``) never
-leaves the store; JSON columns become text.
+This module is the engine-free part (manifest, folders); a ``Lake`` reads one engine:
+``export.duckdb_lake`` (a DuckDB file, or the running server's reader connection) and
+``export.postgres_lake`` (PostgreSQL, streamed through a server-side cursor). Both write the
+same Parquet schema: DuckDB's. Raw PII (``pii_raw``) never leaves the store; JSON columns
+become text.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import Any, Protocol, TypeVar
 
 from convtrack.errors import ConvtrackError
 
@@ -38,9 +38,28 @@ MANIFEST = "manifest.json"
 LAYOUT_VERSION = 1
 LEFT_OUT = frozenset({"pii_raw"})
 SIDE_TABLES = ("identity_people", "spend")
-DAY = "CAST(timezone('UTC', occurred_at) AS DATE)"
+PART = "part-0.parquet"
 
+T = TypeVar("T")
 Progress = Callable[[int, int, str], None]
+DayStats = tuple[str, int, str]  # (YYYY-MM-DD, rows, last received_at as text)
+
+
+class Lake(Protocol):
+    """One engine's side of the export."""
+
+    def day_stats(self, start: date | None, end: date | None) -> list[DayStats]:
+        """Rows and latest ``received_at`` of each UTC day in ``[start, end)``, by day."""
+        ...
+
+    def write_day(self, day: str, path: Path) -> tuple[int, str]:
+        """The day's events as the Parquet file ``path``; the rows and last ``received_at``
+        of what was written (read in the same snapshot)."""
+        ...
+
+    def write_table(self, table: str, path: Path) -> int:
+        """A side table as the Parquet file ``path``; its row count."""
+        ...
 
 
 @dataclass
@@ -50,34 +69,12 @@ class ExportResult:
     rows: int = 0  # event rows written
     tables: dict[str, int] = field(default_factory=dict)  # side table -> rows
 
-
-def duckdb_path(store_url: str) -> Path:
-    scheme, _, rest = store_url.partition("://")
-    if scheme.lower() != "duckdb":
-        raise ConvtrackError(
-            "unsupported_store",
-            f"export reads DuckDB stores (duckdb:///path); got a {scheme} store. "
-            "Export from PostgreSQL is not supported yet.",
-        )
-    path = Path(rest)
-    if not path.exists():
-        raise ConvtrackError("store_not_found", f"no store file at {path}")
-    return path
-
-
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        raise ConvtrackError(
-            "store_locked",
-            f"cannot open {path} read-only ({exc}); stop `convtrack serve` first or export "
-            "a copy of the file",
-        ) from None
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def export_parquet(
-    con: duckdb.DuckDBPyConnection,
+    lake: Lake,
     out: Path,
     start: date | None = None,
     end: date | None = None,
@@ -88,28 +85,23 @@ def export_parquet(
     manifest = _read_manifest(out)
     days: dict[str, Any] = manifest["days"]
     result = ExportResult()
-    todo: list[tuple[str, dict[str, Any]]] = []
-    for day, rows, last in _day_stats(con, start, end):
+    todo: list[str] = []
+    for day, rows, last in lake.day_stats(start, end):
         state: dict[str, Any] = {"rows": rows, "last_received_at": last}
         if days.get(day) == state and (out / "events" / f"date={day}").is_dir():
             result.skipped += 1
         else:
-            todo.append((day, state))
-    select = _select_list(con, "events")
-    for i, (day, state) in enumerate(todo):
+            todo.append(day)
+    for i, day in enumerate(todo):
         if progress:
             progress(i, len(todo), day)
-        sql = f"SELECT {select} FROM events WHERE {DAY} = CAST(? AS DATE) ORDER BY occurred_at"
-        _write_folder(con, sql, [day], out / "events" / f"date={day}")
-        days[day] = state
+        rows, last = _swap_in(out / "events" / f"date={day}", partial(lake.write_day, day))
+        days[day] = {"rows": rows, "last_received_at": last}
         result.written.append(day)
-        result.rows += int(state["rows"])
+        result.rows += rows
         _write_manifest(out, manifest)  # after each day: an interrupted run loses nothing
     for table in SIDE_TABLES:
-        sql = f"SELECT {_select_list(con, table)} FROM {table}"
-        _write_folder(con, sql, [], out / table)
-        count = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        result.tables[table] = int(count[0]) if count else 0
+        result.tables[table] = _swap_in(out / table, partial(lake.write_table, table))
     manifest["tables"] = result.tables
     manifest["exported_at"] = datetime.now(UTC).isoformat()
     _write_manifest(out, manifest)
@@ -118,47 +110,15 @@ def export_parquet(
     return result
 
 
-def _day_stats(
-    con: duckdb.DuckDBPyConnection, start: date | None, end: date | None
-) -> list[tuple[str, int, str]]:
-    where, params = [], []
-    if start is not None:
-        where.append(f"{DAY} >= CAST(? AS DATE)")
-        params.append(start.isoformat())
-    if end is not None:
-        where.append(f"{DAY} < CAST(? AS DATE)")
-        params.append(end.isoformat())
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    sql = (
-        f"SELECT CAST({DAY} AS VARCHAR) AS d, count(*), CAST(max(received_at) AS VARCHAR) "
-        f"FROM events{clause} GROUP BY d ORDER BY d"
-    )
-    return [(str(d), int(n), str(last)) for d, n, last in con.execute(sql, params).fetchall()]
-
-
-def _select_list(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """Every column but raw PII; JSON as text (Parquet readers other than DuckDB may not
-    know the JSON logical type)."""
-    cols = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    out = []
-    for name, kind in cols:
-        if name in LEFT_OUT:
-            continue
-        quoted = '"' + str(name).replace('"', '""') + '"'
-        out.append(f"CAST({quoted} AS VARCHAR) AS {quoted}" if kind == "JSON" else quoted)
-    return ", ".join(out)
-
-
-def _write_folder(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], dest: Path) -> None:
-    """``sql``'s rows as ``dest/part-0.parquet``, swapped in whole (temp folder + rename)."""
+def _swap_in(dest: Path, write: Callable[[Path], T]) -> T:
+    """``write`` the folder's one file, then swap the folder in whole (temp folder + rename)."""
     tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
-    target = (tmp / "part-0.parquet").as_posix().replace("'", "''")
-    con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)", params)
+    try:
+        done = write(tmp / PART)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     old = None
     if dest.exists():
         old = dest.parent / f".old-{dest.name}-{uuid.uuid4().hex[:8]}"
@@ -166,6 +126,7 @@ def _write_folder(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], d
     tmp.rename(dest)
     if old is not None:
         shutil.rmtree(old)
+    return done
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from convtrack.events import CAMPAIGN_FIELDS, Event
+from convtrack.events import CAMPAIGN_FIELDS, DecisionRecord, Event
 
 _json = msgspec.json.Encoder()
 TS = pa.timestamp("us", tz="UTC")
@@ -28,6 +28,15 @@ def _dump(obj: Any) -> str | None:
 
 def _pii_raw(e: Event) -> str | None:
     return _dump(e.identifiers) if e.identifiers is not None else None
+
+
+def _consent_decision(e: Event) -> str | None:
+    """The record's JSON text as enrich.privacy encoded it once per decision (a plain dict,
+    as tests build, is encoded here: the same text)."""
+    record = e.consent_decision
+    if isinstance(record, DecisionRecord):
+        return None if record.json == "{}" else record.json
+    return _dump(record)
 
 
 # (column, arrow type, extractor); order = table column order. attrgetter keeps the
@@ -62,7 +71,7 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("pii_raw", pa.string(), _pii_raw),
     ("consent", pa.string(), lambda e: _dump(e.consent)),
     ("pii_hashed", pa.string(), lambda e: _dump(e.pii) if e.pii else None),
-    ("consent_decision", pa.string(), lambda e: _dump(e.consent_decision)),
+    ("consent_decision", pa.string(), _consent_decision),
     ("value", pa.float64(), _get("value")),
     ("currency", pa.string(), _get("currency")),
     ("order_id", pa.string(), _get("order_id")),
@@ -75,32 +84,9 @@ JSON_COLUMNS = frozenset({"pii_raw", "consent", "pii_hashed", "consent_decision"
 SCHEMA = pa.schema([(name, typ) for name, typ, _ in COLUMNS])
 
 
-# Dicts shared by many events (enrich.privacy gives every event with the same consent
-# signals and region one decision record): ``column_values`` encodes each once per batch.
-_SHARED_JSON: dict[str, Extractor] = {"consent_decision": _get("consent_decision")}
-
-
-def _dump_shared(values: list[Any]) -> list[str | None]:
-    texts: dict[int, str | None] = {}  # by id: every value stays alive until we return
-    out = []
-    for value in values:
-        key = id(value)
-        if key not in texts:
-            texts[key] = _dump(value)
-        out.append(texts[key])
-    return out
-
-
 def column_values(events: Sequence[Event]) -> list[list[Any]]:
-    """Each column's values, in ``COLUMNS`` order: what its extractors give, with each
-    shared JSON object encoded once (the first half of ``to_arrow``)."""
-    columns = []
-    for name, _, get in COLUMNS:
-        shared = _SHARED_JSON.get(name)
-        columns.append(
-            _dump_shared(list(map(shared, events))) if shared else list(map(get, events))
-        )
-    return columns
+    """Each column's values, in ``COLUMNS`` order (the first half of ``to_arrow``)."""
+    return [list(map(get, events)) for _, _, get in COLUMNS]
 
 
 def to_arrow(events: Sequence[Event]) -> pa.Table:

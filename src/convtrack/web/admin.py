@@ -60,6 +60,12 @@ class PurgeIn(msgspec.Struct, forbid_unknown_fields=True):
     dry_run: bool = False
 
 
+class ExportIn(msgspec.Struct, forbid_unknown_fields=True):
+    out: str  # an absolute folder on the server's machine (convtrack export --out)
+    start: str | None = None  # YYYY-MM-DD: first UTC day of events
+    end: str | None = None  # YYYY-MM-DD: UTC day after the last one
+
+
 @dataclass
 class AdminApi:
     store: EventStore
@@ -69,6 +75,7 @@ class AdminApi:
     plan: ActivePlan
     quarantine: QuarantineApi | None = None  # /v1/admin/quarantine…
     purge: Any = None  # (dry_run) -> dict: POST /v1/admin/privacy/purge
+    exporting: bool = False  # a POST /v1/admin/export runs (one at a time)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -101,6 +108,7 @@ class AdminApi:
             ("POST", "/v1/admin/spend"): self._spend,
             ("POST", "/v1/admin/identity/rebuild"): self._rebuild_identity,
             ("POST", "/v1/admin/privacy/purge"): self._purge,
+            ("POST", "/v1/admin/export"): self._export,
             **(self.quarantine.routes() if self.quarantine is not None else {}),
         }
 
@@ -178,6 +186,24 @@ class AdminApi:
             raise ConvtrackError("not_found", "Retention is not available here.", 404)
         body = await self._body(receive, scope, PurgeIn)
         return dict(await asyncio.to_thread(self.purge, body.dry_run))
+
+    async def _export(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+        """``convtrack export`` while this server holds the DuckDB file: the store process
+        writes the lake from a reader connection (a thread of its call pool, never the writer
+        or the event loop), so ingest carries on."""
+        from convtrack.reports.conversions_query import parse_day
+
+        body = await self._body(receive, scope, ExportIn)
+        if not body.out.startswith("/"):
+            raise ConvtrackError("invalid_request", "out must be an absolute path.", 422)
+        start, end = parse_day(body.start, "start"), parse_day(body.end, "end")
+        if self.exporting:
+            raise ConvtrackError("export_running", "An export is running; try again later.", 409)
+        self.exporting = True
+        try:
+            return await asyncio.to_thread(self.store.export_parquet, body.out, start, end)
+        finally:
+            self.exporting = False
 
     async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return self.plan.describe()

@@ -97,18 +97,21 @@ class Meta(Destination):
         return None
 
     def user_data(self, event: ForwardEvent) -> dict[str, Any]:
-        given = event.user_data  # only its fields, in HASHED_KEYS order: most events have one
-        present = sorted((f for f in given if f in _ORDER), key=_ORDER.__getitem__)
-        arrays = {HASHED_KEYS[f]: [v] for f in present if is_sha256(v := given[f])}
-        return compact(
-            {
-                **arrays,
-                "client_ip_address": event.client_ip,
-                "client_user_agent": event.user_agent,
-                "fbc": fbc_of(event),
-                "fbp": event.fbp,
-            }
+        """Hashed identifiers as one-element arrays (in HASHED_KEYS order), then the direct
+        keys; None is left out (what ``compact`` did here: no other value can be empty)."""
+        given = event.user_data  # only its fields: most events have one or two
+        present = sorted(given, key=_ORDER.__getitem__) if len(given) > 1 else given
+        found: dict[str, Any] = {HASHED_KEYS[f]: [v] for f in present if is_sha256(v := given[f])}
+        direct = (
+            ("client_ip_address", event.client_ip),
+            ("client_user_agent", event.user_agent),
+            ("fbc", fbc_of(event)),
+            ("fbp", event.fbp),
         )
+        for key, value in direct:
+            if value is not None:
+                found[key] = value
+        return found
 
     def custom_data(self, event: ForwardEvent) -> dict[str, Any]:
         contents = [
@@ -121,29 +124,34 @@ class Meta(Destination):
             )
             for c in event.contents
         ]
-        return compact(
-            {
-                "value": money(event.value),
-                "currency": event.currency.lower() if event.currency else None,
-                "contents": contents,
-                "content_type": "product" if contents else None,
-                "order_id": event.order_id,
-            }
+        fields = (
+            ("value", money(event.value)),
+            ("currency", event.currency.lower() if event.currency else None),
+            ("contents", contents or None),
+            ("content_type", "product" if contents else None),
+            ("order_id", event.order_id),
         )
+        return {k: v for k, v in fields if v is not None}
 
     def server_event(self, event: ForwardEvent) -> dict[str, Any]:
-        return compact(
-            {
-                "event_name": event.event_name,
-                "event_time": event.unix_seconds,
-                "event_id": event.event_id,
-                "action_source": action_source(event),
-                "event_source_url": event.page_url,
-                "referrer_url": event.referrer,
-                "user_data": self.user_data(event),
-                "custom_data": self.custom_data(event),
-            }
-        )
+        # what compact() would keep, without building the dict twice (~20,000 calls a second)
+        found = {
+            "event_name": event.event_name,
+            "event_time": event.unix_seconds,
+            "event_id": event.event_id,
+            "action_source": action_source(event),
+        }
+        if event.page_url is not None:
+            found["event_source_url"] = event.page_url
+        if event.referrer is not None:
+            found["referrer_url"] = event.referrer
+        user_data = self.user_data(event)
+        if user_data:
+            found["user_data"] = user_data
+        custom_data = self.custom_data(event)
+        if custom_data:
+            found["custom_data"] = custom_data
+        return found
 
     def build_batch(self, events: Sequence[ForwardEvent], config: DestinationConfig) -> HttpRequest:
         body = compact(

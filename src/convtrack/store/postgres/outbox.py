@@ -16,16 +16,15 @@ from typing import Any
 
 import psycopg
 
-from convtrack.store.arrow import COLUMN_NAMES
-from convtrack.store.outbox_model import STATUSES, Attempt, ClaimedJob
+from convtrack.store.outbox_model import FORWARDED_COLUMNS, STATUSES, Attempt, ClaimedJob
 
 JOB_COLUMNS = (
     "job_id", "event_id", "destination", "conversion", "platform_event", "status", "attempts",
     "created_at", "next_attempt_at", "lease_until", "delivered_at", "last_error",
 )  # fmt: skip
 _JOB_FIELDS = 6  # the claim query's job columns, before the event's
-# Only hashes are forwarded: never the raw personal data column.
-_EVENT_COLUMNS = ", ".join(f'e."{c}"' for c in COLUMN_NAMES if c != "pii_raw")
+# What a delivery reads, as on DuckDB (only hashes: never the raw personal data column).
+_EVENT_COLUMNS = ", ".join(f'e."{c}"' for c in FORWARDED_COLUMNS)
 _CLAIM = (
     "WITH due AS (SELECT job_id FROM outbox WHERE destination = %s"
     " AND ((status = 'pending' AND next_attempt_at <= %s)"
@@ -59,7 +58,8 @@ def claim(
     con: psycopg.Connection[Any], destination: str, limit: int, lease: float, now: datetime
 ) -> list[ClaimedJob]:
     """Lease up to ``limit`` due jobs (pending and due, or inflight with a lapsed lease), each
-    with its stored event as a dict of its non-NULL columns (None: no longer stored)."""
+    with the FORWARDED_COLUMNS of its stored event, as a dict of those not NULL in every
+    claimed event (None: no longer stored)."""
     if is_paused(con, destination):
         return []
     claimed = con.execute(
