@@ -72,6 +72,11 @@ class Settings:
     consent_ads_when_denied: str = "nothing"
     consent_opt_in_regions: str = ",".join(sorted(OPT_IN_REGIONS))
     consent_unknown_region: str = "granted"
+    # The CMP's consent-category ids that mean advertising and analytics, as Segment
+    # (context.consent.categoryPreferences) and RudderStack (context.consentManagement) send
+    # them (docs/privacy.md); compared without case. Defaults include OneTrust's C0004/C0002.
+    consent_ads_categories: str = "advertising,marketing,targeting,C0004"
+    consent_analytics_categories: str = "analytics,performance,statistics,C0002"
     # A trusted request header carrying the visitor's ISO country (e.g. cf-ipcountry).
     region_header: str = ""
     # Region assumed when the header is absent or unusable; empty means unknown.

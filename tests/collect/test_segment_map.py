@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import pytest
 
 from convtrack.collect.body import gunzip
 from convtrack.collect.parse import Invalid
-from convtrack.collect.segment_map import message_items, to_item
+from convtrack.collect.segment_map import (
+    DEFAULT_CATEGORIES,
+    ConsentCategories,
+    message_items,
+    to_item,
+)
 from convtrack.errors import ConvtrackError
 from convtrack.events import EventIn
 
@@ -89,3 +95,40 @@ def test_gunzip_is_bounded() -> None:
     with pytest.raises(ConvtrackError) as cut:
         gunzip(gzip.compress(data)[:-12], 5000)
     assert (cut.value.status, cut.value.code) == (400, "malformed_gzip")
+
+
+ADS_DENIED = {"ad_storage": "denied", "ad_user_data": "denied", "ad_personalization": "denied"}
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({}, None),  # no choices: the region decides
+        ({"consent": {"categoryPreferences": {"Functional": True}}}, None),  # none of ours
+        ({"consent": {"categoryPreferences": {"ANALYTICS": True}}},
+         {"analytics_storage": "granted"}),  # ads not named: left unset
+        ({"consent": {"categoryPreferences": {"advertising": False, "Marketing": True}}},
+         ADS_DENIED),  # one of its categories denied: denied
+        ({"consent": {"categoryPreferences": {"Advertising": "false"}}}, None),  # not a bool
+        ({"consentManagement": {"allowedConsentIds": ["C0004"], "deniedConsentIds": ["C0004"]}},
+         ADS_DENIED),  # a denial wins over a grant of the same id
+        ({"consentManagement": {"allowedConsentIds": ["c0002", "C0004"]}},
+         {**dict.fromkeys(ADS_DENIED, "granted"), "analytics_storage": "granted"}),
+    ],
+)  # fmt: skip
+def test_cmp_categories_become_consent_signals(
+    context: dict[str, Any], expected: dict[str, str] | None
+) -> None:
+    assert DEFAULT_CATEGORIES.signals(context) == expected
+
+
+def test_a_site_names_its_own_categories() -> None:
+    own = ConsentCategories.parse(" ads-cookies , ", "stats")
+    assert own.signals({"consent": {"categoryPreferences": {"Advertising": False}}}) is None
+    item = to_item(
+        {"type": "track", "event": "x", "anonymousId": "a",
+         "context": {"consent": {"categoryPreferences": {"Ads-Cookies": False, "stats": True}}}},
+        {}, None, 0, own,
+    )  # fmt: skip
+    assert isinstance(item, EventIn) and item.consent is not None
+    assert (item.consent.ad_user_data, item.consent.analytics_storage) == ("denied", "granted")

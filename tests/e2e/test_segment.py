@@ -276,3 +276,38 @@ def test_invalid_messages_are_quarantined_not_refused(server: Server) -> None:
     )
     assert len(payloads) == 1 and EMAIL.lower() not in payloads[0]["payload"].lower()
     assert Server.sha256(EMAIL.lower()) in payloads[0]["payload"]
+
+
+def test_cmp_category_choices_are_consent(server: Server) -> None:
+    """Segment's ``context.consent.categoryPreferences`` and RudderStack's
+    ``context.consentManagement`` decide consent: advertising denied keeps no click id or
+    hashed email and allows no ads destination; analytics granted keeps the visitor."""
+    ids = [server.new_id(k) for k in ("segment", "rudder", "granted")]
+    page = {"url": "https://shop.example/p/1?gclid=Cj0-cmp", "path": "/p/1"}
+    choices = [
+        {"consent": {"categoryPreferences": {"Advertising": False, "Analytics": True}}},
+        {"consentManagement": {"provider": "oneTrust", "allowedConsentIds": ["C0002"],
+                               "deniedConsentIds": ["C0004"], "resolutionStrategy": "and"}},
+        {"consent": {"categoryPreferences": {"Advertising": True, "Analytics": True}}},
+    ]  # fmt: skip
+    batch = [
+        {"type": "track", "event": "Product Viewed", "messageId": i, "anonymousId": f"anon-{i}",
+         "properties": {"product_id": "p"}, "context": {"page": page, "traits": {"email": EMAIL},
+                                                        **c}}
+        for i, c in zip(ids, choices, strict=True)
+    ]  # fmt: skip
+    response = server.http.post(
+        server.url + "/v1/batch",
+        json={"batch": batch},
+        headers={"authorization": basic(server.secret_key)},
+    )
+    assert response.status_code == 200, response.text
+    found = rows(server, ids)
+    for denied in ids[:2]:
+        row = found[denied]
+        assert (row["gclid"], row["email_sha256"]) == (None, None), row
+        assert row["anonymous_id"] == f"anon-{denied}"  # analytics granted: kept in full
+        decision = json.loads(row["consent_decision"])
+        assert decision["ads"] == "nothing" and decision["analytics"] == "full"
+    assert found[ids[2]]["gclid"] == "Cj0-cmp"
+    assert_no_raw_email(found[ids[2]])

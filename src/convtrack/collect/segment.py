@@ -26,7 +26,12 @@ from convtrack.collect.events_api import client_ip, cors_headers
 from convtrack.collect.identity import mark_gpc
 from convtrack.collect.parse import Origin
 from convtrack.collect.pipeline import Pipeline
-from convtrack.collect.segment_map import MESSAGE_TYPES, SHORT_PATHS, message_items
+from convtrack.collect.segment_map import (
+    MESSAGE_TYPES,
+    SHORT_PATHS,
+    ConsentCategories,
+    message_items,
+)
 from convtrack.errors import ConvtrackError
 from convtrack.store.base import KeyRecord
 
@@ -86,7 +91,10 @@ class SegmentEndpoint:
                 f"A batch holds at most {settings.max_batch_events} messages; got {len(messages)}.",
                 413,
             )
-        items = message_items(messages, defaults, path_type)
+        categories = ConsentCategories.parse(
+            settings.consent_ads_categories, settings.consent_analytics_categories
+        )
+        items = message_items(messages, defaults, path_type, categories)
         if settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
             mark_gpc(items)
         gate = self.pipeline.gate

@@ -8,12 +8,14 @@ its reason); one that maps is held to the same checks as a native event afterwar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
 
 from convtrack.collect.parse import Invalid, issue, validation_issue
+from convtrack.config import Settings
 from convtrack.events import CAMPAIGN_FIELDS, EventIn
 
 MESSAGE_TYPES = frozenset({"track", "page", "screen", "identify", "group", "alias"})
@@ -38,19 +40,83 @@ PERSONAL_TRAITS = frozenset({*TRAIT_IDS, "name", "address", "birthday", "usernam
 VALUE_KEYS = ("revenue", "total", "value")  # the order value, in this order of preference
 
 
+ADS_SIGNALS = ("ad_storage", "ad_user_data", "ad_personalization")
+
+
+@dataclass(frozen=True)
+class ConsentCategories:
+    """Which consent-category ids of the site's CMP stand for advertising and for analytics
+    (compared without case): Segment's ``context.consent.categoryPreferences`` and
+    RudderStack's ``context.consentManagement`` name categories by the CMP's own ids."""
+
+    ads: frozenset[str]
+    analytics: frozenset[str]
+
+    @classmethod
+    def parse(cls, ads: str, analytics: str) -> ConsentCategories:
+        def ids(text: str) -> frozenset[str]:
+            return frozenset(p.strip().casefold() for p in text.split(",") if p.strip())
+
+        return cls(ids(ads), ids(analytics))
+
+    def signals(self, context: dict[str, Any]) -> dict[str, str] | None:
+        """The message's category choices as Consent Mode signals, or None when it names
+        none of our categories. A purpose is denied when any of its categories the message
+        names is denied, granted when all of them are granted (Segment and RudderStack's
+        "and" rule), and left to the region when the message names none of them."""
+        choices = category_choices(context)
+        out: dict[str, str] = {}
+        for purpose, signals in ((self.ads, ADS_SIGNALS), (self.analytics, ("analytics_storage",))):
+            named = [granted for cat, granted in choices.items() if cat in purpose]
+            if named:
+                out |= dict.fromkeys(signals, "granted" if all(named) else "denied")
+        return out or None
+
+
+DEFAULT_CATEGORIES = ConsentCategories.parse(
+    Settings.consent_ads_categories, Settings.consent_analytics_categories
+)
+
+
+def category_choices(context: dict[str, Any]) -> dict[str, bool]:
+    """{category id (casefolded): granted} from Segment's ``consent.categoryPreferences``
+    ({id: true|false}) and RudderStack's ``consentManagement`` (allowed and denied id lists);
+    a denial wins over a grant of the same id."""
+    found: dict[str, bool] = {}
+    prefs = _obj(_obj(context.get("consent")).get("categoryPreferences"))
+    for cat, granted in prefs.items():
+        if isinstance(granted, bool):
+            found[cat.casefold()] = found.get(cat.casefold(), True) and granted
+    managed = _obj(context.get("consentManagement"))
+    for key, granted in (("allowedConsentIds", True), ("deniedConsentIds", False)):
+        ids = managed.get(key)
+        for cat in ids if isinstance(ids, list) else ():
+            if isinstance(cat, str | int) and not isinstance(cat, bool):
+                name = str(cat).casefold()
+                found[name] = found.get(name, True) and granted
+    return found
+
+
 def message_items(
-    messages: list[Any], defaults: dict[str, Any], path_type: str | None
+    messages: list[Any],
+    defaults: dict[str, Any],
+    path_type: str | None,
+    categories: ConsentCategories = DEFAULT_CATEGORIES,
 ) -> list[EventIn | Invalid]:
     """Each message as an ``EventIn`` or, when it cannot be one, an ``Invalid``."""
     items: list[EventIn | Invalid] = []
     for index, message in enumerate(messages):
         at = index if path_type is None else None
-        items.append(to_item(message, defaults, path_type, at))
+        items.append(to_item(message, defaults, path_type, at, categories))
     return items
 
 
 def to_item(
-    message: Any, defaults: dict[str, Any], path_type: str | None, index: int | None
+    message: Any,
+    defaults: dict[str, Any],
+    path_type: str | None,
+    index: int | None,
+    categories: ConsentCategories = DEFAULT_CATEGORIES,
 ) -> EventIn | Invalid:
     if not isinstance(message, dict):
         return Invalid(issue(index, "", "a message must be a JSON object"), message)
@@ -64,6 +130,7 @@ def to_item(
             {**to_event_dict("track", message, context), "type": kind},
         )
     mapped = to_event_dict(kind, message, context)
+    _put(mapped, "consent", categories.signals(context))
     try:
         return msgspec.convert(mapped, EventIn, strict=False)
     except msgspec.ValidationError as exc:
