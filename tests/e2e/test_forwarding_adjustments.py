@@ -193,3 +193,64 @@ def test_status_shows_forwarding_figures_per_destination(
     wait_for(lambda: delivered(server, "meta", [bought["event_id"]]), "meta after recovery")
     after = server.get("/v1/admin/status", headers=server._admin_auth()).json()["forwarding"]
     assert after["meta"]["delivered"] == 1 and after["meta"]["oldest_pending_age_seconds"] is None
+
+
+def backend(server: Server, name: str, order_id: str, value: float) -> dict[str, Any]:
+    """What a shop backend sends about an order: its id and an amount. No identifiers, no
+    click id, no consent, no page, no original event id or time."""
+    return server.event(
+        event_name=name,
+        event_id=server.new_id(name),
+        order_id=order_id,
+        value=value,
+        properties={"order_id": order_id, "value": value},
+    )
+
+
+def test_a_backend_refund_is_sent_as_an_adjustment_of_the_original_purchase(
+    new_server: Callable[..., Server], fakes: dict[str, FakePlatform], tmp_path: Path
+) -> None:
+    names = ("webhook", "google_dm")
+    env = forwarding_env(
+        {n: fakes[n] for n in names}, CONVTRACK_PLAN=str(plan_with_adjustments(tmp_path))
+    )
+    server = new_server(env)
+    bought = purchase(server, campaign={"gclid": "Cj0-original-click"})
+    order = bought["order_id"]
+    server.ingest([bought])
+    for name in names:
+        wait_for(lambda n=name: delivered(server, n, [bought["event_id"]]), f"{name} purchase")
+    refund = backend(server, "refund", order, 12.5)
+    restated = backend(server, "order_restated", order, 30.0)
+    unknown = backend(server, "refund", "O-never-bought", 5.0)
+    server.ingest([refund, restated, unknown])
+    ids = [refund["event_id"], restated["event_id"], unknown["event_id"]]
+    wait_for(lambda: delivered(server, "webhook", ids), "webhook adjustments")
+    wait_for(lambda: delivered(server, "google_dm", [restated["event_id"]]), "the restatement")
+
+    hook = webhook_events(fakes["webhook"])
+    original = hook[bought["event_id"]]
+    for adjusting in (refund, restated):
+        sent = hook[adjusting["event_id"]]
+        assert sent["original"] == {
+            "event_id": bought["event_id"],
+            "occurred_at": original["occurred_at"],
+            "value": 42.5,
+            "currency": "EUR",
+            "consented": True,
+        }
+        assert sent["value"] == adjusting["value"] and sent["currency"] == "EUR"
+        assert sent["click_ids"] == {"gclid": "Cj0-original-click"}
+        assert sent["user_data"] == original["user_data"] and sent["user_data"]
+    assert hook[unknown["event_id"]]["original"] is None
+    assert "click_ids" not in hook[unknown["event_id"]]
+
+    google = {e["conversionValue"]: e for b in fakes["google_dm"].bodies() for e in b["events"]}
+    first, again = google[42.5], google[30.0]
+    assert again["transactionId"] == order and again["eventTimestamp"] == first["eventTimestamp"]
+    assert again["adIdentifiers"] == {"gclid": "Cj0-original-click"}
+    assert again["userData"] == first["userData"] and again["currency"] == "EUR"
+    assert again["lastUpdatedTimestamp"] == hook[restated["event_id"]]["occurred_at"]
+    for name in names:
+        assert fakes[name].errors == [], (name, fakes[name].errors)
+        assert_no_raw_pii(fakes[name].bodies())

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
-from convtrack.forward import HttpRequest, get
+from convtrack.forward import ForwardEvent, HttpRequest, get
+from convtrack.forward.model import Original
 from forward.samples import FIXED, FIXED_NOW, PLATFORMS, purchase
 from forward.validators import ENV
 
@@ -46,12 +49,47 @@ def normalised(request: HttpRequest) -> dict[str, Any]:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_payload_matches_snapshot(platform: str) -> None:
+    events = [purchase(platform), purchase(platform, FIXED, index=2, value=None, contents=())]
+    check_snapshot(platform, events, f"{platform}.json")
+
+
+def adjustment(platform: str, kind: str, original: Original | None) -> ForwardEvent:
+    """An adjustment of sample order 1 as forward/original.py builds it: with the purchase's
+    identifiers when its original is stored, its own value (42.0) and a later time."""
+    bought = purchase(platform)
+    return replace(
+        bought if original is not None else purchase(platform, click_ids={}, user_data={}),
+        event_id=f"adj-{kind}",
+        occurred_at=FIXED + timedelta(minutes=30),
+        value=42.0,
+        contents=(),
+        kind="adjustment",
+        adjustment_type=kind,
+        original_order_id=bought.order_id,
+        original=original,
+    )
+
+
+ORIGINAL = Original("evt-1", FIXED - timedelta(days=2), 129.95, "USD")
+
+
+@pytest.mark.parametrize("platform", ["google_dm", "webhook"])
+def test_adjustment_payload_matches_snapshot(platform: str) -> None:
+    """Adjustments with the original conversion (Google: its time, the update's as
+    lastUpdatedTimestamp; webhook: ``original``), and one whose original is not stored."""
+    if platform == "google_dm":
+        events = [adjustment(platform, "restatement", ORIGINAL)]
+    else:
+        events = [adjustment(platform, "refund", ORIGINAL), adjustment(platform, "cancel", None)]
+    check_snapshot(platform, events, f"{platform}_adjustments.json")
+
+
+def check_snapshot(platform: str, events: list[ForwardEvent], name: str) -> None:
     destination = get(platform)
     config = destination.config_from_env(env_for(platform))
-    events = [purchase(platform), purchase(platform, FIXED, index=2, value=None, contents=())]
     requests = destination.build(events, config, now=FIXED_NOW)
     actual = [normalised(r) for r in requests]
-    path = SNAPSHOTS / f"{platform}.json"
+    path = SNAPSHOTS / name
     if os.environ.get("CONVTRACK_UPDATE_SNAPSHOTS") == "1":
         path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
         pytest.skip(f"wrote {path.name}: review it against the spec")

@@ -87,6 +87,10 @@ class Destination:
     adjustments_doc: ClassVar[str] = "Cannot retract or restate conversions."
     #: consent signals that must not be 'denied' for an event to be sent
     consent_required: ClassVar[tuple[str, ...]] = ()
+    #: an adjustment is sent only with its stored original conversion (the platform cannot
+    #: match it without): until the original is stored the job waits as a retry, and becomes
+    #: a dead letter after ``forward_max_attempts`` (forward/original.py)
+    needs_original: ClassVar[bool] = False
 
     # -- configuration ---------------------------------------------------------------------
     @classmethod
@@ -111,6 +115,9 @@ class Destination:
         """Why this event cannot be sent to this platform, or None when it can."""
         if event.kind == "adjustment" and event.adjustment_type not in self.adjustment_types:
             return f"{self.name} cannot take a {event.adjustment_type} adjustment"
+        original = event.original
+        if original is not None and not original.consented and self.consent_required:
+            return f"the consent of the original conversion {original.event_id} denies {self.name}"
         for signal in self.consent_required:
             if event.consent_of(signal) == "denied":
                 return f"consent {signal} is denied"

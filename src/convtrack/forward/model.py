@@ -31,6 +31,28 @@ USER_DATA_FIELDS = frozenset(
 ADJUSTMENT_TYPES = frozenset({"refund", "cancel", "restatement"})
 
 
+class Original(msgspec.Struct, frozen=True):
+    """The stored conversion an adjustment adjusts (forward/original.py): its event id, when it
+    happened, and its own value and currency. ``consented`` is False when its consent does not
+    allow the destination: then neither its identifiers nor the adjustment's are sent."""
+
+    event_id: str
+    occurred_at: datetime
+    value: float | None = None
+    currency: str | None = None
+    consented: bool = True
+
+    @property
+    def rfc3339(self) -> str:
+        return rfc3339(self.occurred_at)
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC timestamp with a ``Z`` suffix, e.g. ``2026-03-14T15:09:26Z``."""
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z").replace(".000Z", "Z")
+
+
 class ForwardEvent(msgspec.Struct, frozen=True):
     """One conversion (or an adjustment of one) ready to be sent to one platform.
 
@@ -67,6 +89,9 @@ class ForwardEvent(msgspec.Struct, frozen=True):
     kind: Kind = "conversion"
     adjustment_type: AdjustmentType | None = None
     original_order_id: str | None = None
+    #: an adjustment's original conversion (None: not stored, or a conversion); its identifiers
+    #: are already merged into this event's (forward/original.py)
+    original: Original | None = None
 
     def __post_init__(self) -> None:
         offset = self.occurred_at.utcoffset()  # None when naive
@@ -93,9 +118,7 @@ class ForwardEvent(msgspec.Struct, frozen=True):
     @property
     def rfc3339(self) -> str:
         """UTC timestamp with a ``Z`` suffix, e.g. ``2026-03-14T15:09:26Z``."""
-        text = self.occurred_at.astimezone(UTC).isoformat(timespec="milliseconds")
-        text = text.replace("+00:00", "Z")
-        return text.replace(".000Z", "Z")
+        return rfc3339(self.occurred_at)
 
     def consent_of(self, signal: str) -> ConsentState:
         return self.consent.get(signal)

@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from convtrack.forward.destination import HttpRequest, Outcome
+from convtrack.forward.destination import Destination, HttpRequest, Outcome
 from convtrack.forward.enabled import Enabled
 from convtrack.forward.model import ForwardEvent
+from convtrack.forward.original import adjusted
 from convtrack.forward.outcome import excerpt
 from convtrack.forward.policy import FailureRun, WorkerOptions
 from convtrack.forward.rows import forward_event
@@ -117,15 +118,22 @@ class DestinationWorker:
         attempts: list[Attempt] = []
         events: list[ForwardEvent] = []
         name = self.name
+        destination, config = self.enabled.destination, self.enabled.config
         for job in jobs:
             if job.event is None:
                 attempts.append(_dead(job, GONE))
                 continue
             try:
-                events.append(forward_event(job.event, name, job.platform_event))
+                event = forward_event(job.event, name, job.platform_event)
+                if event.kind == "adjustment":
+                    if job.original is None and _waits(destination, event):
+                        attempts.append(self._unmatched(job, event))
+                        continue
+                    event = adjusted(event, job.original, name, destination)
             except ValueError as exc:
                 attempts.append(_dead(job, str(exc)))
-        destination, config = self.enabled.destination, self.enabled.config
+                continue
+            events.append(event)
         good, refused = destination.partition(events, config, now)
         attempts += [_dead(by_event[eid], reason) for eid, reason in refused.items()]
         # each request goes out as soon as it is built: the platform reads and answers one
@@ -167,6 +175,21 @@ class DestinationWorker:
         async with self._limit:
             return await send(request, self.client, self.enabled.destination)
 
+    def _unmatched(self, job: ClaimedJob, event: ForwardEvent) -> Attempt:
+        """An adjustment whose original is not stored (yet), for a platform that cannot match
+        it without: it may still arrive, so wait as a retry; a dead letter after
+        ``forward_max_attempts``. No request is sent: the failure run is not touched."""
+        reason = (
+            f"the original conversion of order {event.adjusted_order_id} is not stored (yet);"
+            f" {self.name} cannot match the {event.adjustment_type} without it"
+        )
+        retry = self.options.retry
+        if retry.gives_up(job.attempts):
+            return _dead(job, f"gave up after {job.attempts} attempts: {reason}")
+        when = self.clock() + timedelta(seconds=retry.delay(job.attempts))
+        return Attempt(job.job_id, job.event_id, "retry", job.attempts, when, None, None,
+                       excerpt(reason))  # fmt: skip
+
     def _attempt(self, job: ClaimedJob, outcome: Outcome) -> Attempt:
         status, latency = outcome.http_status, _ms(outcome.latency)
         if outcome.delivered:
@@ -192,6 +215,11 @@ class DestinationWorker:
         when = self.clock() + timedelta(seconds=wait)
         return Attempt(job.job_id, job.event_id, "retry", job.attempts, when, status, latency,
                        outcome.message)  # fmt: skip
+
+
+def _waits(destination: Destination, event: ForwardEvent) -> bool:
+    """Does this adjustment wait for its original (not stored yet) at this destination?"""
+    return destination.needs_original and event.adjustment_type in destination.adjustment_types
 
 
 def _ms(seconds: float | None) -> float | None:

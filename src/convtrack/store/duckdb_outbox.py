@@ -18,11 +18,15 @@ import pyarrow as pa
 
 from convtrack.events import Event
 from convtrack.store.outbox_model import (
+    ADJUSTMENT_TYPES,
     FORWARDED_COLUMNS,
+    ORIGINAL_COLUMNS,
     Attempt,
     ClaimedJob,
     DeliveryJob,
+    attach_originals,
     job_id,
+    originals_wanted,
 )
 
 JOB_COLUMNS = (
@@ -110,7 +114,53 @@ def claim(
         table = con.sql(_CLAIMED_SQL).to_arrow_table()
     finally:
         con.unregister("_claimed")
-    return _claimed_jobs(table, destination)
+    jobs = _claimed_jobs(table, destination)
+    attach_originals(jobs, originals(con, originals_wanted(jobs)))
+    return jobs
+
+
+_ADJUSTMENT_HEADS = ", ".join(f"'{t}'" for t in ADJUSTMENT_TYPES)
+_ORIGINAL_COLUMNS = ", ".join(f'e."{c}"' for c in ORIGINAL_COLUMNS)
+#: per wanted (order id, conversion): the earliest stored event with that order id that has a
+#: conversion job (not an adjustment job) of that conversion (outbox_model.ClaimedJob)
+_ORIGINALS_SQL = (
+    "SELECT DISTINCT ON (w.order_id, w.conversion) w.order_id AS _order_id,"
+    f" w.conversion AS _conversion, {_ORIGINAL_COLUMNS}"
+    " FROM _wanted w JOIN events e ON e.order_id = w.order_id"
+    " WHERE EXISTS (SELECT 1 FROM outbox c WHERE c.event_id = e.event_id"
+    " AND c.conversion = w.conversion"
+    f" AND split_part(c.platform_event, ':', 1) NOT IN ({_ADJUSTMENT_HEADS}))"
+    " ORDER BY w.order_id, w.conversion, e.occurred_at, e.event_id"
+)
+
+
+def originals(
+    con: duckdb.DuckDBPyConnection, wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The original conversion of each wanted (order id, conversion), in one query: a dict of
+    its ORIGINAL_COLUMNS that are not NULL (never the raw personal data column)."""
+    if not wanted:
+        return {}
+    pairs = sorted(wanted)
+    con.register(
+        "_wanted",
+        pa.table(
+            {
+                "order_id": pa.array([p[0] for p in pairs], pa.string()),
+                "conversion": pa.array([p[1] for p in pairs], pa.string()),
+            }
+        ),
+    )
+    try:
+        cur = con.execute(_ORIGINALS_SQL)
+        names = [d[0] for d in cur.description][2:]
+        rows = cur.fetchall()
+    finally:
+        con.unregister("_wanted")
+    return {
+        (order, conversion): {n: v for n, v in zip(names, values, strict=True) if v is not None}
+        for order, conversion, *values in rows
+    }
 
 
 _EVENT_COLUMNS = ", ".join(f'e."{c}"' for c in FORWARDED_COLUMNS)

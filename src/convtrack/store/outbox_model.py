@@ -34,6 +34,14 @@ FORWARDED_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: The stored columns of an adjustment's original conversion (``ClaimedJob.original``): what a
+#: delivery reads, plus the privacy stage's decision, so the original's consent is checked too.
+ORIGINAL_COLUMNS: tuple[str, ...] = (*FORWARDED_COLUMNS, "consent_decision")
+#: A job's ``platform_event`` reads ``<type>:<platform event>`` for an adjustment
+#: (forward/adjustment.py); these are the types, as the store matches them in SQL.
+ADJUSTMENT_TYPES: tuple[str, ...] = ("refund", "cancel", "restatement")
+
+
 def job_id(event_id: str, destination: str) -> str:
     """One job per event and destination, ever: what makes a replay unable to send twice."""
     return f"{event_id}:{destination}"
@@ -42,7 +50,14 @@ def job_id(event_id: str, destination: str) -> str:
 @dataclass(slots=True)
 class ClaimedJob:
     """A job leased to a worker, with the stored event it delivers (None: no longer stored):
-    a dict of its :data:`FORWARDED_COLUMNS`, less those NULL in every event of the claim."""
+    a dict of its :data:`FORWARDED_COLUMNS`, less those NULL in every event of the claim.
+
+    An adjustment job (a refund, cancellation or restatement) also carries ``original``: the
+    conversion it adjusts as a dict of its :data:`ORIGINAL_COLUMNS` (only those not NULL), or
+    None when it is not stored. The original is the earliest (by ``occurred_at``, then
+    ``event_id``) stored event with the adjustment's ``order_id`` that has a conversion job
+    (not an adjustment job) of the same plan conversion, to any destination; the store looks
+    the originals of a whole claim up in one query (:func:`originals_wanted`)."""
 
     job_id: str
     event_id: str
@@ -52,6 +67,34 @@ class ClaimedJob:
     attempts: int  # including this one
     created_at: datetime
     event: dict[str, Any] | None
+    original: dict[str, Any] | None = None
+
+
+def is_adjustment(platform_event: str) -> bool:
+    """Is this a job's platform event of an adjustment (``refund:purchase``, …)?"""
+    head, sep, _ = platform_event.partition(":")
+    return bool(sep) and head in ADJUSTMENT_TYPES
+
+
+def originals_wanted(jobs: list[ClaimedJob]) -> set[tuple[str, str]]:
+    """``(order id, plan conversion)`` of each adjustment job in a claim whose event is stored
+    with an order id: the originals one query looks up."""
+    return {
+        (str(job.event["order_id"]), job.conversion)
+        for job in jobs
+        if job.event is not None
+        and job.event.get("order_id") is not None
+        and is_adjustment(job.platform_event)
+    }
+
+
+def attach_originals(jobs: list[ClaimedJob], found: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Give each adjustment job its original from ``found`` (keyed as :func:`originals_wanted`)."""
+    for job in jobs:
+        if job.event is not None and is_adjustment(job.platform_event):
+            order = job.event.get("order_id")
+            if order is not None:
+                job.original = found.get((str(order), job.conversion))
 
 
 @dataclass(slots=True)

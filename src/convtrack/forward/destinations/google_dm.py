@@ -88,11 +88,13 @@ class GoogleDataManager(Destination):
     consent_required = ("ad_user_data",)
     supports_adjustments = True
     adjustment_types = frozenset({"restatement"})
+    needs_original = True  # an unmatched transactionId would create a new conversion
     adjustments_doc = (
         "Restatements: the same transactionId (the original order id) is sent again with the "
-        "new value. Refunds and cancellations (retractions) are not supported by the Data "
-        "Manager API, and a zero value does not retract. An unknown transactionId creates a "
-        "new conversion."
+        "new value, the original conversion's identifiers and time. Refunds and cancellations "
+        "(retractions) are not supported by the Data Manager API, and a zero value does not "
+        "retract. An unknown transactionId creates a new conversion, so a restatement waits "
+        "until its original is stored."
     )
 
     def check_fields(self, event: ForwardEvent, config: DestinationConfig) -> str | None:
@@ -133,6 +135,7 @@ class GoogleDataManager(Destination):
 
     def event(self, event: ForwardEvent) -> dict[str, Any]:
         transaction = event.adjusted_order_id if event.kind == "adjustment" else None
+        original = event.original
         items = [
             compact(
                 {
@@ -153,7 +156,9 @@ class GoogleDataManager(Destination):
         return compact(
             {
                 "transactionId": transaction or event.order_id or event.event_id,
-                "eventTimestamp": event.rfc3339,
+                # a restatement keeps the original conversion's time; its own is the update's
+                "eventTimestamp": original.rfc3339 if original else event.rfc3339,
+                "lastUpdatedTimestamp": event.rfc3339 if original else None,
                 "adIdentifiers": ad_identifiers(event),
                 "userData": {"userIdentifiers": identifiers} if identifiers else None,
                 "consent": consent,

@@ -54,7 +54,30 @@ def verify(
     return hmac.compare_digest(sign(body, secret, timestamp), signature)
 
 
+def original_json(event: ForwardEvent) -> dict[str, Any] | None:
+    """An adjustment's ``original``: the stored conversion it adjusts, or None (JSON null)
+    when that is not stored; its identifiers are the event's own (forward/original.py)."""
+    found = event.original
+    if found is None:
+        return None
+    return compact(
+        {
+            "event_id": found.event_id,
+            "occurred_at": found.rfc3339,
+            "value": found.value,
+            "currency": found.currency,
+        }
+    ) | {"consented": found.consented}
+
+
 def as_json(event: ForwardEvent) -> dict[str, Any]:
+    body = _as_json(event)
+    if event.kind == "adjustment":
+        body["original"] = original_json(event)
+    return body
+
+
+def _as_json(event: ForwardEvent) -> dict[str, Any]:
     return compact(
         {
             "event_id": event.event_id,
@@ -98,7 +121,8 @@ class Webhook(Destination):
     supports_adjustments = True
     adjustment_types = frozenset({"refund", "cancel", "restatement"})
     adjustments_doc = (
-        "Forwards every adjustment as it is (kind, adjustment_type, original_order_id)."
+        "Forwards every adjustment (kind, adjustment_type, original_order_id) with its "
+        "original conversion (original: event id, time, value, currency; null when not stored)."
     )
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:

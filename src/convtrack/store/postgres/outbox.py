@@ -16,7 +16,16 @@ from typing import Any
 
 import psycopg
 
-from convtrack.store.outbox_model import FORWARDED_COLUMNS, STATUSES, Attempt, ClaimedJob
+from convtrack.store.outbox_model import (
+    ADJUSTMENT_TYPES,
+    FORWARDED_COLUMNS,
+    ORIGINAL_COLUMNS,
+    STATUSES,
+    Attempt,
+    ClaimedJob,
+    attach_originals,
+    originals_wanted,
+)
 
 JOB_COLUMNS = (
     "job_id", "event_id", "destination", "conversion", "platform_event", "status", "attempts",
@@ -37,6 +46,17 @@ _CLAIMED = (
     "SELECT o.job_id, o.event_id, o.conversion, o.platform_event, o.attempts, o.created_at,"
     f" {_EVENT_COLUMNS} FROM outbox o LEFT JOIN events e ON e.event_id = o.event_id"
     " WHERE o.job_id = ANY(%s) ORDER BY o.created_at, o.job_id"
+)
+# As on DuckDB (duckdb_outbox._ORIGINALS_SQL): per wanted (order id, conversion), the earliest
+# stored event with that order id that has a conversion job (not an adjustment job) of it.
+_ORIGINALS = (
+    "SELECT DISTINCT ON (w.order_id, w.conversion) w.order_id, w.conversion, "
+    + ", ".join(f'e."{c}"' for c in ORIGINAL_COLUMNS)
+    + " FROM unnest(%s::text[], %s::text[]) AS w(order_id, conversion)"
+    " JOIN events e ON e.order_id = w.order_id"
+    " WHERE EXISTS (SELECT 1 FROM outbox c WHERE c.event_id = e.event_id"
+    " AND c.conversion = w.conversion AND split_part(c.platform_event, ':', 1) <> ALL(%s))"
+    " ORDER BY w.order_id, w.conversion, e.occurred_at, e.event_id"
 )
 _ATTEMPTS = (
     "unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::int[],"
@@ -78,7 +98,26 @@ def claim(
         if values[0] is not None:  # the event's event_id: NULL when it is gone
             event = {names[i]: values[i] for i in used}
         jobs.append(ClaimedJob(jid, eid, destination, conv, pe, int(attempts), created, event))
+    attach_originals(jobs, originals(con, originals_wanted(jobs)))
     return jobs
+
+
+def originals(
+    con: psycopg.Connection[Any], wanted: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The original conversion of each wanted (order id, conversion), in one query: a dict of
+    its ORIGINAL_COLUMNS that are not NULL (never the raw personal data column)."""
+    if not wanted:
+        return {}
+    pairs = sorted(wanted)
+    cur = con.execute(
+        _ORIGINALS, [[p[0] for p in pairs], [p[1] for p in pairs], list(ADJUSTMENT_TYPES)]
+    )
+    names = [d.name for d in cur.description or ()][2:]
+    return {
+        (order, conversion): {n: v for n, v in zip(names, values, strict=True) if v is not None}
+        for order, conversion, *values in cur.fetchall()
+    }
 
 
 def complete(
