@@ -1,6 +1,7 @@
-"""Retention: delete rows past ``retention_days``; replace raw IPs older than ``raw_ip_hours``
-by their truncated form (``enrich.consent.truncate_ip``). ``convtrack privacy purge`` runs it
-once; ``convtrack serve`` every ``retention_interval_minutes``."""
+"""Retention: delete rows past ``retention_days`` (and, with the events, the identity rows no
+kept event holds: docs/privacy.md); replace raw IPs older than ``raw_ip_hours`` by their
+truncated form (``enrich.consent.truncate_ip``). ``convtrack privacy purge`` runs it once;
+``convtrack serve`` every ``retention_interval_minutes``."""
 
 from __future__ import annotations
 

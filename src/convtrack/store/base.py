@@ -235,7 +235,9 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
-        """Delete events and quarantine rows received before ``before``; their counts."""
+        """Retention: delete events, quarantine rows and conversion copies received before
+        ``before``, finished outbox jobs and delivery-log rows from before it, and the
+        identity rows no kept event holds (docs/privacy.md); the counts per table."""
 
     @abc.abstractmethod
     def raw_ips(self, before: datetime) -> list[str]:

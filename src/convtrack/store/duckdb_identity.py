@@ -56,6 +56,7 @@ _SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 _BATCH = "_identity_rows"
+TABLES = tuple(_SCHEMAS)  # the four identity_* tables
 
 
 def _table(schema: pa.Schema, rows: Sequence[tuple[Any, ...]]) -> pa.Table:

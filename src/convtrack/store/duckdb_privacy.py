@@ -245,13 +245,91 @@ PURGED = {
 
 
 def purge(con: duckdb.DuckDBPyConnection, before: datetime, dry_run: bool) -> dict[str, int]:
-    """Delete (or count) the rows of every ``PURGED`` table older than ``before``."""
+    """Delete (or count) the rows of every ``PURGED`` table older than ``before``, then the
+    identity rows those events were the last to hold (``expire_identity``)."""
     verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
-    return {
+    counts = {
         table: int(con.execute(f"{verb} {table} WHERE {where.format('?')}", [before])
                    .fetchall()[0][0])
         for table, where in PURGED.items()
     }  # fmt: skip
+    return counts | expire_identity(con, before, dry_run, scan=counts["events"] > 0)
+
+
+# -- retention of the identity graph ----------------------------------------------------------
+# Merges and refusals are a log: they go by their "at". An identifier goes when no event kept
+# holds it any more (``_LIVE``: one scan of the kept events). A person who loses the identifier
+# its id was derived from (identity.graph: ``person:`` + sha256(kind, chr 31, value)[:24])
+# while keeping others is renamed after its oldest remaining one, so the id is free again for
+# a new person founded by that identifier (who would otherwise merge into this one by name).
+IDENTITY_LOG = ("identity_merges", "identity_refused")
+_LIVE = (
+    f"SELECT DISTINCT kind, value FROM (UNPIVOT (SELECT {', '.join(KINDS)} FROM events"
+    f" WHERE received_at >= ?) ON {', '.join(KINDS)} INTO NAME kind VALUE value)"
+)
+_GONE, _RENAMED = "_purge_gone", "_purge_renamed"
+_IDS = "identity_identifiers"
+_IS_GONE = f"EXISTS (SELECT 1 FROM {_GONE} g WHERE g.kind = {{0}} AND g.value = {{1}})"
+_PERSON_ID = "'person:' || left(sha256({0}), 24)"  # of a key, kind || chr(31) || value
+# Every column naming a person: a renamed person is renamed in all of them.
+PERSON_COLUMNS = (
+    ("identity_identifiers", "person_id"), ("identity_people", "person_id"),
+    ("identity_merges", "kept"), ("identity_merges", "absorbed"),
+    ("identity_refused", "person_id"), ("identity_refused", "other_person_id"),
+)  # fmt: skip
+
+
+def expire_identity(
+    con: duckdb.DuckDBPyConnection, before: datetime, dry_run: bool, scan: bool
+) -> dict[str, int]:
+    """Delete (or count) the identity rows retention expires; ``scan``: look for identifiers
+    no kept event holds (only worth it when events were purged). Counts per table."""
+    verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
+    counts = {"identity_identifiers": 0, "identity_people": 0}
+    counts |= {
+        table: int(con.execute(f'{verb} {table} WHERE "at" < ?', [before]).fetchall()[0][0])
+        for table in IDENTITY_LOG
+    }  # fmt: skip
+    if not scan:
+        return counts
+    con.execute(  # a failure rolls the transaction back, the temporary tables with it
+        f"CREATE OR REPLACE TEMP TABLE {_GONE} AS SELECT kind, value FROM (SELECT kind, value"
+        " FROM identity_identifiers UNION SELECT 'anonymous_id', anonymous_id"
+        f" FROM identity_people) held WHERE NOT EXISTS (SELECT 1 FROM ({_LIVE}) live"
+        " WHERE live.kind = held.kind AND live.value = held.value)",
+        [before],
+    )
+    if not dry_run:
+        _rename_founderless(con)
+    for table, where in (
+        ("identity_identifiers", _IS_GONE.format(f"{_IDS}.kind", f"{_IDS}.value")),
+        ("identity_people", _IS_GONE.format("'anonymous_id'", "identity_people.anonymous_id")),
+    ):
+        counts[table] = int(con.execute(f"{verb} {table} WHERE {where}").fetchall()[0][0])
+    con.execute(f"DROP TABLE {_GONE}")
+    return counts
+
+
+def _rename_founderless(con: duckdb.DuckDBPyConnection) -> None:
+    """Rename each person whose founding identifier is gone but not all its members."""
+    key_i, key_j = (f"{t}.kind || {_SEP} || {t}.value" for t in "ij")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_RENAMED} AS SELECT person_id AS old,"
+        f" {_PERSON_ID.format('k')}"
+        f" AS new FROM (SELECT person_id, arg_min({key_i}, first_seen) AS k"
+        f" FROM identity_identifiers i WHERE NOT {_IS_GONE.format('i.kind', 'i.value')}"
+        " AND person_id IN (SELECT j.person_id FROM identity_identifiers j"
+        f" WHERE {_IS_GONE.format('j.kind', 'j.value')} AND {_PERSON_ID.format(key_j)}"
+        " = j.person_id)"
+        " GROUP BY person_id)"
+    )
+    if con.execute(f"SELECT count(*) FROM {_RENAMED}").fetchall()[0][0]:
+        for table, column in PERSON_COLUMNS:
+            con.execute(
+                f"UPDATE {table} SET {column} = r.new FROM {_RENAMED} r"
+                f" WHERE {table}.{column} = r.old"
+            )
+    con.execute(f"DROP TABLE {_RENAMED}")
 
 
 def raw_ips(con: duckdb.DuckDBPyConnection, before: datetime) -> list[str]:

@@ -302,7 +302,10 @@ class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
 
     def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
         with self._transaction() as con:
-            return duckdb_privacy.purge(con, before, dry_run)
+            counts = duckdb_privacy.purge(con, before, dry_run)
+            if not dry_run and any(counts[t] for t in duckdb_identity.TABLES):
+                self._stitching.forget()  # identity rows went: reload the graph when needed
+        return counts
 
     def raw_ips(self, before: datetime) -> list[str]:
         cur = self._cursor()

@@ -13,6 +13,8 @@ import pytest
 
 from convtrack.events import Context, Event, HashedIds, Rejected
 from convtrack.identity import GraphRows
+from convtrack.identity.graph import person_id_for
+from convtrack.identity.records import StitchPolicy
 from convtrack.privacy.erase import erase
 from convtrack.privacy.export import export
 from convtrack.privacy.retention import Retention, purge
@@ -285,3 +287,106 @@ def test_the_store_process_forwards_rights_and_retention(
     assert store.erase_person(person)["events"] == 1
     assert store.append([event("p2", anonymous_id="gone")]) == 0
     assert set(store.purge_before(T0 + timedelta(days=1)).values()) == {0}
+
+
+# -- retention of the identity graph ------------------------------------------------------------
+OLD, RECENT, CUTOFF = T0 - timedelta(days=40), T0 - timedelta(days=5), T0 - timedelta(days=30)
+E_GONE, E_KEPT = sha("gone@example.com"), sha("kept@example.com")
+GONE_EMAIL = HashedIds(email_sha256=E_GONE)
+IDENTITY_TABLES = ("identity_identifiers", "identity_people", "identity_merges", "identity_refused")
+
+
+def identity(store: EventStore) -> dict[str, set[tuple[Any, ...]]]:
+    """The identity tables' rows (without first_seen and event details)."""
+    columns = {
+        "identifiers": "kind, value, person_id FROM identity_identifiers",
+        "people": "anonymous_id, person_id FROM identity_people",
+        "merges": "kept, absorbed, via_value FROM identity_merges",
+        "refused": "person_id, other_person_id, via_value FROM identity_refused",
+    }
+    return {name: set(store.query(f"SELECT {sql}").rows) for name, sql in columns.items()}
+
+
+def gone_and_kept(store: EventStore, make: Callable[..., Event]) -> None:
+    """Gus: every event past retention, with a merge and a refusal. Kim: founded by an old event
+    on her laptop (with her email), then seen on her phone with the same user id recently."""
+    store.configure_identity(StitchPolicy(), at_ingest=True)
+    store.append(
+        [
+            make("g1", received_at=OLD, anonymous_id="gus-a"),
+            make("g2", received_at=OLD, anonymous_id="gus-b"),
+            make("g3", received_at=OLD, anonymous_id="gus-a", hashed=GONE_EMAIL),
+            make("g4", received_at=OLD, anonymous_id="gus-b", hashed=GONE_EMAIL),
+            make("g5", received_at=OLD, anonymous_id="gus-a", user_id="gus-1"),
+            make("g6", received_at=OLD, anonymous_id="gus-b", user_id="gus-2"),
+            make("k1", received_at=OLD, anonymous_id="kim-laptop", user_id="kim",
+                 hashed=HashedIds(email_sha256=E_KEPT)),
+        ]
+    )  # fmt: skip
+    store.append([make("k2", received_at=RECENT, anonymous_id="kim-phone", user_id="kim")])
+
+
+GUS = ("gus-a", "gus-b", "gus-1", "gus-2", E_GONE)
+
+
+def test_purge_expires_the_identity_rows_no_kept_event_holds(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    gone_and_kept(store, event)
+    kim_was = person_id_for(("anonymous_id", "kim-laptop"))
+    before = identity(store)
+    gus_ids = {person_id_for(i) for i in (("anonymous_id", "gus-a"), ("anonymous_id", "gus-b"),
+                                          ("user_id", "gus-2"))}  # fmt: skip
+    assert {p for _, _, p in before["identifiers"]} == gus_ids - {
+        person_id_for(("anonymous_id", "gus-b"))  # absorbed
+    } | {kim_was}
+    assert before["merges"] and before["refused"], "Gus's events merged and refused"
+
+    done = purge(store, Retention(days=30), now=T0)["purged"]
+
+    kim = person_id_for(("user_id", "kim"))  # named after her oldest identifier left
+    after = identity(store)
+    assert after["identifiers"] == {("anonymous_id", "kim-phone", kim), ("user_id", "kim", kim)}
+    assert after["people"] == {("kim-phone", kim)}
+    assert not {p for row in after["merges"] | after["refused"] for p in row} & gus_ids
+    assert all(kim_was not in row for rows in after.values() for row in rows)
+    assert mentions(store, GUS) == {}, "nothing of Gus is left"
+    assert (done["identity_identifiers"], done["identity_people"]) == (7, 3)
+    assert (done["identity_merges"], done["identity_refused"]) == (1, 1)  # Gus's, all old
+    # nothing left to expire: a second purge deletes nothing
+    assert set(store.purge_before(CUTOFF).values()) == {0}
+
+
+def test_after_the_purge_a_purged_identifier_founds_a_new_person(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    gone_and_kept(store, event)
+    store.purge_before(CUTOFF)  # DuckDB: its graph in memory still knew kim-laptop and Gus
+    kim = person_id_for(("user_id", "kim"))
+    store.append(
+        [
+            event("n1", received_at=T0, anonymous_id="kim-laptop"),  # purged: someone new
+            event("n2", received_at=T0, anonymous_id="kim-tablet", user_id="kim"),  # kept: Kim
+            event("n3", received_at=T0, anonymous_id="gus-a", hashed=GONE_EMAIL),
+        ]
+    )  # fmt: skip
+    people = dict(store.query("SELECT anonymous_id, person_id FROM identity_people").rows)
+    assert people == {
+        "kim-phone": kim,
+        "kim-tablet": kim,
+        "kim-laptop": person_id_for(("anonymous_id", "kim-laptop")),
+        "gus-a": person_id_for(("anonymous_id", "gus-a")),
+    }
+    persons = store.query("SELECT person_id, identifiers FROM identity_persons").rows
+    assert sorted(persons) == sorted([(kim, 3), (people["kim-laptop"], 1), (people["gus-a"], 2)])
+
+
+def test_a_dry_run_counts_the_identity_rows_and_deletes_nothing(
+    store: EventStore, event: Callable[..., Event]
+) -> None:
+    gone_and_kept(store, event)
+    before = identity(store)
+    dry = store.purge_before(CUTOFF, dry_run=True)
+    assert identity(store) == before
+    assert all(dry[t] for t in IDENTITY_TABLES)
+    assert store.purge_before(CUTOFF) == dry

@@ -1,5 +1,6 @@
 # ruff: noqa: S608  (SQL text is composed from the fixed names below; values are parameters)
-"""Rights in PostgreSQL: find, export and erase one person's rows; tombstones at append.
+"""Rights in PostgreSQL: find, export and erase one person's rows; tombstones at append;
+the retention purge.
 
 Which rows are a person's follows the DuckDB store (store/duckdb_privacy.py: same kinds, same
 tombstone hashes, same tables). Several processes write one database, so tombstones are never
@@ -19,7 +20,16 @@ import psycopg
 
 from convtrack.events import Event, Rejected
 from convtrack.store.base import Person
-from convtrack.store.duckdb_privacy import EVENT_KEYED, KINDS, drop_erased, tombstone_hash
+from convtrack.store.duckdb_privacy import (
+    EVENT_KEYED,
+    IDENTITY_LOG,
+    KINDS,
+    PERSON_COLUMNS,
+    PURGED,
+    drop_erased,
+    tombstone_hash,
+)
+from convtrack.store.postgres import identity as pg_identity
 
 # Where a quarantined payload keeps each kind (enrich.pii.scrub_payload's output).
 _PAYLOAD = {
@@ -188,3 +198,87 @@ def drop_tombstoned(
     if not hits:
         return events, rejected
     return drop_erased(frozenset(h[0] for h in hits), events, rejected)
+
+
+# -- retention --------------------------------------------------------------------------------
+# As in DuckDB (duckdb_privacy.expire_identity, which says why persons are renamed).
+_LIVE = (
+    "SELECT DISTINCT v.kind, v.value FROM events e CROSS JOIN LATERAL (VALUES "
+    + ", ".join(f"('{kind}', e.{kind})" for kind in KINDS)
+    + ") AS v(kind, value) WHERE e.received_at >= %s AND v.value IS NOT NULL"
+)
+_GONE, _RENAMED, _IDS = "_purge_gone", "_purge_renamed", "identity_identifiers"
+_IS_GONE = f"EXISTS (SELECT 1 FROM {_GONE} g WHERE g.kind = {{0}} AND g.value = {{1}})"
+_PERSON_ID = "'person:' || left(encode(sha256(convert_to({0}, 'UTF8')), 'hex'), 24)"
+
+
+def _run(cur: psycopg.Cursor[Any], verb: str, table: str, where: str, params: Any = ()) -> int:
+    """``verb`` is ``SELECT count(*) FROM`` or ``DELETE FROM``: the rows it matched."""
+    cur.execute(f"{verb} {table} WHERE {where}", params)
+    if verb.startswith("DELETE"):
+        return cur.rowcount
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+def purge(con: psycopg.Connection[Any], before: datetime, dry_run: bool) -> dict[str, int]:
+    """Delete (or count) the rows of every ``PURGED`` table older than ``before`` and the
+    identity rows retention expires with them, in the caller's transaction. Appends wait for
+    it (the lock an erasure takes), so none stitches an identifier the purge is deleting."""
+    verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
+    if not dry_run:
+        con.execute("LOCK TABLE events IN SHARE MODE")
+        pg_identity.lock(con)  # in the order appends take both
+    with con.cursor() as cur:
+        counts = {
+            table: _run(cur, verb, table, where.format("%s"), [before])
+            for table, where in PURGED.items()
+        }
+        counts |= {"identity_identifiers": 0, "identity_people": 0}
+        counts |= {table: _run(cur, verb, table, '"at" < %s', [before]) for table in IDENTITY_LOG}
+        if counts["events"]:  # identifiers only go with events
+            counts |= _expire_identifiers(cur, verb, before)
+    return counts
+
+
+def _expire_identifiers(cur: psycopg.Cursor[Any], verb: str, before: datetime) -> dict[str, int]:
+    """The identifiers (and people rows) no kept event holds: one scan of the events."""
+    cur.execute(
+        f"CREATE TEMP TABLE {_GONE} ON COMMIT DROP AS SELECT kind, value FROM (SELECT kind,"
+        " value FROM identity_identifiers UNION SELECT 'anonymous_id', anonymous_id"
+        f" FROM identity_people) held WHERE NOT EXISTS (SELECT 1 FROM ({_LIVE}) live"
+        " WHERE live.kind = held.kind AND live.value = held.value)",
+        [before],
+    )
+    cur.execute(f"ANALYZE {_GONE}")  # temporary tables are never analysed by autovacuum
+    if verb.startswith("DELETE"):
+        _rename_founderless(cur)
+    counts = {
+        table: _run(cur, verb, table, where)
+        for table, where in (
+            ("identity_identifiers", _IS_GONE.format(f"{_IDS}.kind", f"{_IDS}.value")),
+            ("identity_people", _IS_GONE.format("'anonymous_id'", "identity_people.anonymous_id")),
+        )
+    }
+    cur.execute(f"DROP TABLE {_GONE}")
+    return counts
+
+
+def _rename_founderless(cur: psycopg.Cursor[Any]) -> None:
+    """Rename each person whose founding identifier is gone but not all its members."""
+    cur.execute(
+        f"CREATE TEMP TABLE {_RENAMED} ON COMMIT DROP AS SELECT person_id AS old,"
+        f" {_PERSON_ID.format('k')} AS new FROM (SELECT person_id,"
+        f" (array_agg({_KEY.format('i.')} ORDER BY first_seen))[1] AS k"
+        f" FROM identity_identifiers i WHERE NOT {_IS_GONE.format('i.kind', 'i.value')}"
+        " AND person_id IN (SELECT j.person_id FROM identity_identifiers j"
+        f" WHERE {_IS_GONE.format('j.kind', 'j.value')}"
+        f" AND {_PERSON_ID.format(_KEY.format('j.'))} = j.person_id) GROUP BY person_id) r"
+    )
+    if cur.rowcount:
+        for table, column in PERSON_COLUMNS:
+            cur.execute(
+                f"UPDATE {table} SET {column} = r.new FROM {_RENAMED} r"
+                f" WHERE {table}.{column} = r.old"
+            )
+    cur.execute(f"DROP TABLE {_RENAMED}")

@@ -32,7 +32,6 @@ from convtrack.store.base import (
     ReplayStatus,
     SpendRow,
 )
-from convtrack.store.duckdb_privacy import PURGED
 from convtrack.store.duckdb_spend import check_unique as check_spend_unique
 from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.migrations import load_migrations
@@ -334,18 +333,8 @@ class PostgresStore(KeysParts, DashboardParts, EventStore):
             return pg_privacy.erase(con, person, str(uuid.uuid4()), at)
 
     def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
-        verb = "SELECT count(*) FROM" if dry_run else "WITH gone AS (DELETE FROM"
-        tail = "" if dry_run else " RETURNING 1) SELECT count(*) FROM gone"
-        with self._transaction() as con:
-            return {
-                table: int(
-                    con.execute(
-                        f"{verb} {table} WHERE {where.format('%s')}{tail}",  # noqa: S608
-                        [before],
-                    ).fetchall()[0][0]
-                )
-                for table, where in PURGED.items()
-            }
+        with self._transaction() as con:  # nothing of the graph is cached: appends load it
+            return pg_privacy.purge(con, before, dry_run)
 
     def raw_ips(self, before: datetime) -> list[str]:
         rows = self._rows(

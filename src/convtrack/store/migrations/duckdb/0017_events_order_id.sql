@@ -1,0 +1,3 @@
+-- PostgreSQL's 0017 indexes events.order_id for the lookup of an adjustment's original
+-- conversion. DuckDB needs none (its scans prune by zone maps; an ART index would cost
+-- memory and ingest): nothing to do here, the number keeps both engines' versions equal.
