@@ -6,7 +6,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -379,6 +379,31 @@ def test_after_the_purge_a_purged_identifier_founds_a_new_person(
     }
     persons = store.query("SELECT person_id, identifiers FROM identity_persons").rows
     assert sorted(persons) == sorted([(kim, 3), (people["kim-laptop"], 1), (people["gus-a"], 2)])
+
+
+def test_an_identifier_seen_again_during_the_scan_is_kept(
+    store: EventStore, event: Callable[..., Event], engine: str
+) -> None:
+    """PostgreSQL purges in three steps so appends never wait for the scan of the events: an
+    event arriving between the scan and the locked step keeps the identifier it holds."""
+    if engine != "postgresql":
+        pytest.skip("DuckDB purges in one transaction of its one writer: nothing comes between")
+    from convtrack.store.postgres import privacy as pg_privacy
+
+    gone_and_kept(store, event)
+    pg = cast(Any, store)  # the PostgresStore's own steps, one at a time
+    with pg._transaction() as con:
+        pg_privacy.purge(con, CUTOFF, False)
+    with pg._transaction() as con:
+        scanned_at = con.execute("SELECT now()").fetchall()[0][0]
+        unheld = pg_privacy.unheld_identifiers(con, CUTOFF)
+    assert ("anonymous_id", "kim-laptop") in unheld and ("anonymous_id", "gus-a") in unheld
+    store.append([event("late", received_at=datetime.now(UTC), anonymous_id="kim-laptop")])
+    with pg._transaction() as con:
+        done = pg_privacy.expire_identifiers(con, unheld, scanned_at, False)
+    people = dict(store.query("SELECT anonymous_id, person_id FROM identity_people").rows)
+    assert "kim-laptop" in people and "gus-a" not in people
+    assert done["identity_people"] == 2  # gus-a and gus-b; kim-laptop came back
 
 
 def test_a_dry_run_counts_the_identity_rows_and_deletes_nothing(

@@ -12,7 +12,7 @@ each other. See docs/privacy.md.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -221,46 +221,80 @@ def _run(cur: psycopg.Cursor[Any], verb: str, table: str, where: str, params: An
     return int(row[0]) if row else 0
 
 
+# Events received this long before the scan of the kept events began may still have been
+# committed after it (a commit waits in the writer's queue, seconds at most): the locked step
+# looks at events received since then again.
+LATE_COMMIT_MARGIN = timedelta(minutes=10)
+
+
 def purge(con: psycopg.Connection[Any], before: datetime, dry_run: bool) -> dict[str, int]:
     """Delete (or count) the rows of every ``PURGED`` table older than ``before`` and the
-    identity rows retention expires with them, in the caller's transaction. Appends wait for
-    it (the lock an erasure takes), so none stitches an identifier the purge is deleting."""
+    identity history older than it, in the caller's transaction. Appends go on meanwhile
+    (row locks only). Identifiers are expired afterwards by ``expire_identifiers``."""
     verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
-    if not dry_run:
-        con.execute("LOCK TABLE events IN SHARE MODE")
-        pg_identity.lock(con)  # in the order appends take both
     with con.cursor() as cur:
         counts = {
             table: _run(cur, verb, table, where.format("%s"), [before])
             for table, where in PURGED.items()
         }
-        counts |= {"identity_identifiers": 0, "identity_people": 0}
         counts |= {table: _run(cur, verb, table, '"at" < %s', [before]) for table in IDENTITY_LOG}
-        if counts["events"]:  # identifiers only go with events
-            counts |= _expire_identifiers(cur, verb, before)
-    return counts
+    return counts | {"identity_identifiers": 0, "identity_people": 0}
 
 
-def _expire_identifiers(cur: psycopg.Cursor[Any], verb: str, before: datetime) -> dict[str, int]:
-    """The identifiers (and people rows) no kept event holds: one scan of the events."""
-    cur.execute(
-        f"CREATE TEMP TABLE {_GONE} ON COMMIT DROP AS SELECT kind, value FROM (SELECT kind,"
-        " value FROM identity_identifiers UNION SELECT 'anonymous_id', anonymous_id"
-        f" FROM identity_people) held WHERE NOT EXISTS (SELECT 1 FROM ({_LIVE}) live"
-        " WHERE live.kind = held.kind AND live.value = held.value)",
-        [before],
-    )
-    cur.execute(f"ANALYZE {_GONE}")  # temporary tables are never analysed by autovacuum
-    if verb.startswith("DELETE"):
-        _rename_founderless(cur)
-    counts = {
-        table: _run(cur, verb, table, where)
-        for table, where in (
-            ("identity_identifiers", _IS_GONE.format(f"{_IDS}.kind", f"{_IDS}.value")),
-            ("identity_people", _IS_GONE.format("'anonymous_id'", "identity_people.anonymous_id")),
+def unheld_identifiers(con: psycopg.Connection[Any], before: datetime) -> list[tuple[str, str]]:
+    """The identity rows' (kind, value) that no event received since ``before`` holds: one
+    scan of the kept events, in a snapshot, without blocking appends."""
+    return [
+        (str(k), str(v))
+        for k, v in con.execute(
+            "SELECT kind, value FROM (SELECT kind, value FROM identity_identifiers UNION"
+            " SELECT 'anonymous_id', anonymous_id FROM identity_people) held WHERE NOT EXISTS"
+            f" (SELECT 1 FROM ({_LIVE}) live WHERE live.kind = held.kind"
+            " AND live.value = held.value)",
+            [before],
+        ).fetchall()
+    ]
+
+
+def expire_identifiers(
+    con: psycopg.Connection[Any],
+    candidates: Sequence[tuple[str, str]],
+    scanned_at: datetime,
+    dry_run: bool,
+) -> dict[str, int]:
+    """Delete (or count) the identity rows of ``candidates`` (``unheld_identifiers``, found in
+    a scan that began at ``scanned_at``) that no event received since then holds either, in
+    the caller's transaction. Appends wait for this short step only: it holds the lock an
+    erasure takes, so no append stitches an identifier while it goes; the events it checks
+    again come from the ``received_at`` index."""
+    counts = {"identity_identifiers": 0, "identity_people": 0}
+    if not candidates:
+        return counts
+    if not dry_run:
+        con.execute("LOCK TABLE events IN SHARE MODE")
+        pg_identity.lock(con)  # in the order appends take both
+    verb = "SELECT count(*) FROM" if dry_run else "DELETE FROM"
+    kinds, values = [list(c) for c in zip(*candidates, strict=True)]
+    with con.cursor() as cur:
+        cur.execute(
+            f"CREATE TEMP TABLE {_GONE} ON COMMIT DROP AS SELECT c.kind, c.value"
+            " FROM unnest(%s::text[], %s::text[]) AS c(kind, value)"
+            f" WHERE NOT EXISTS (SELECT 1 FROM ({_LIVE}) live WHERE live.kind = c.kind"
+            " AND live.value = c.value)",
+            [kinds, values, scanned_at - LATE_COMMIT_MARGIN],
         )
-    }
-    cur.execute(f"DROP TABLE {_GONE}")
+        cur.execute(f"ANALYZE {_GONE}")  # temporary tables are never analysed by autovacuum
+        if not dry_run:
+            _rename_founderless(cur)
+        counts = {
+            table: _run(cur, verb, table, where)
+            for table, where in (
+                ("identity_identifiers", _IS_GONE.format(f"{_IDS}.kind", f"{_IDS}.value")),
+                ("identity_people",
+                 _IS_GONE.format("'anonymous_id'", "identity_people.anonymous_id")),
+            )
+        }  # fmt: skip
+        cur.execute(f"DROP TABLE {_GONE}")
     return counts
 
 

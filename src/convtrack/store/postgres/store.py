@@ -333,8 +333,19 @@ class PostgresStore(KeysParts, DashboardParts, EventStore):
             return pg_privacy.erase(con, person, str(uuid.uuid4()), at)
 
     def purge_before(self, before: datetime, dry_run: bool = False) -> dict[str, int]:
-        with self._transaction() as con:  # nothing of the graph is cached: appends load it
-            return pg_privacy.purge(con, before, dry_run)
+        """Three steps, so appends never wait for a scan of the events: delete by age (row
+        locks), find the identifiers no kept event holds (a snapshot), then expire those
+        under the erasure's lock after checking the few events received meanwhile. Nothing of
+        the graph is cached here: appends load it."""
+        with self._transaction() as con:
+            counts = pg_privacy.purge(con, before, dry_run)
+        if not counts["events"]:  # identifiers only go with events
+            return counts
+        with self._transaction() as con:
+            scanned_at = con.execute("SELECT now()").fetchall()[0][0]
+            unheld = pg_privacy.unheld_identifiers(con, before)
+        with self._transaction() as con:
+            return counts | pg_privacy.expire_identifiers(con, unheld, scanned_at, dry_run)
 
     def raw_ips(self, before: datetime) -> list[str]:
         rows = self._rows(
