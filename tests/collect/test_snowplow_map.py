@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from convtrack.collect.parse import Invalid
-from convtrack.collect.snowplow_map import decode_base64, to_item
+from convtrack.collect.snowplow_map import decode_base64, fold_items, to_item
 from convtrack.events import EventIn
 
 BASE = {"tv": "py-1.1.0", "p": "web", "eid": "9b7c7f2e-0000-4000-8000-000000000001",
@@ -110,6 +110,21 @@ def test_transaction_is_a_purchase_and_items_are_their_own_events() -> None:
     assert line.event_name == "transaction_item" and line.order_id is None
     assert line.properties is not None
     assert (line.properties["order_id"], line.properties["quantity"]) == ("o-1", 2)
+
+
+def test_items_in_the_request_of_their_order_become_its_contents() -> None:
+    order = mapped(e="tr", tr_id="o-1", tr_tt="21.5")
+    lines = [mapped(e="ti", ti_id="o-1", ti_sk="sku-1", ti_pr="9.5", ti_qu="2", ti_nm="Shoe"),
+             mapped(e="ti", ti_id="o-1", ti_sk="sku-2", ti_pr="2.5", ti_qu="1"),
+             mapped(e="ti", ti_id="o-2", ti_sk="other", ti_pr="1", ti_qu="1")]  # fmt: skip
+    other = mapped(e="tr", tr_id="o-3", tr_tt="1")  # its items came in another request
+    fold_items([order, *lines, other, Invalid({"path": "", "reason": "x"}, {})])
+    assert order.properties is not None and order.properties["contents"] == [
+        {"id": "sku-1", "quantity": 2, "item_price": 9.5, "name": "Shoe"},
+        {"id": "sku-2", "quantity": 1, "item_price": 2.5},
+    ]
+    assert other.properties is not None and "contents" not in other.properties
+    assert all(line.event_name == "transaction_item" for line in lines)  # still their own
 
 
 def test_the_write_key_as_app_id_is_not_kept() -> None:

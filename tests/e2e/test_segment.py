@@ -118,6 +118,9 @@ def test_sdk_events_arrive_once_with_their_fields(
     assert order["gclid"] == "Cj0-test"
     assert order["page_url"] == PAGE["url"] and order["referrer"] == PAGE["referrer"]
     assert order["page_title"] == "Shoe 1"
+    assert json.loads(order["properties"])["contents"] == [  # forwarded as contents / items
+        {"id": "sku-1", "quantity": 1, "item_price": 42.5}
+    ]
     assert_no_raw_email(order)
 
     who = stored[ids["identify"]]

@@ -208,12 +208,33 @@ def campaign(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def _order_fields(out: dict[str, Any], props: dict[str, Any]) -> None:
-    """e-commerce v2 (specs §1.5): revenue, else total, else value; currency; order_id."""
+    """e-commerce v2 (specs §1.5): revenue, else total, else value; currency; order_id; the
+    ``products[]`` as the canonical ``properties.contents`` the destinations forward."""
     value = next((props[k] for k in VALUE_KEYS if props.get(k) is not None), None)
     _put(out, "value", value)
     if isinstance(currency := props.get("currency"), str):
         out["currency"] = currency.strip().upper()
     _put(out, "order_id", _text(props.get("order_id")))
+    products = props.get("products")
+    if "contents" not in props and isinstance(products, list):
+        _put(props, "contents", [c for p in products if (c := product_content(p))] or None)
+
+
+def product_content(product: Any) -> dict[str, Any] | None:
+    """One e-commerce v2 product as a ``contents`` item: ``id`` (``product_id``, else ``sku``),
+    ``quantity``, ``item_price`` (``price``), ``name``, ``category``, ``brand``."""
+    if not isinstance(product, dict):
+        return None
+    item: dict[str, Any] = {}
+    _put(item, "id", _text(product.get("product_id")) or _text(product.get("sku")))
+    for key, name in (("quantity", "quantity"), ("price", "item_price")):
+        number = product.get(key)
+        if isinstance(number, int | float) and not isinstance(number, bool):
+            item[name] = number
+    for key in ("name", "category", "brand"):
+        if isinstance(product.get(key), str):
+            _put(item, key, product[key])
+    return item or None
 
 
 def _kept_traits(traits: dict[str, Any]) -> dict[str, Any]:

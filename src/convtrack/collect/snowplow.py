@@ -32,7 +32,7 @@ from convtrack.collect.identity import IdentityCookie, mark_gpc, new_anonymous_i
 from convtrack.collect.parse import Invalid, Origin
 from convtrack.collect.pipeline import Pipeline
 from convtrack.collect.pixel import parse_query
-from convtrack.collect.snowplow_map import PAYLOAD_SCHEMA, to_item
+from convtrack.collect.snowplow_map import PAYLOAD_SCHEMA, fold_items, to_item
 from convtrack.errors import ConvtrackError
 from convtrack.events import EventIn
 from convtrack.store.base import KeyRecord
@@ -145,6 +145,7 @@ class SnowplowEndpoint:
         settings = self.pipeline.settings
         record, key_in_aid = self._authenticate(scope, events, url_key)
         items = [to_item(e, i if is_batch else None, key_in_aid) for i, e in enumerate(events)]
+        fold_items(items)  # a transaction's items become its contents
         if settings.honor_gpc and header(scope, b"sec-gpc") == b"1":
             mark_gpc(items)
         gate = self.pipeline.gate

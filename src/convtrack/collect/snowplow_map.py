@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -170,6 +171,32 @@ def item(params: dict[str, str]) -> dict[str, Any]:
     props["price"] = _number(params, "ti_pr")
     props["quantity"] = _int(params, "ti_qu")
     return props
+
+
+def fold_items(items: Sequence[EventIn | Invalid]) -> None:
+    """Classic e-commerce sends an order (``tr``) and its items (``ti``) as separate events,
+    usually in one request: each purchase of ``items`` without ``contents`` gets the items of
+    its order from the same request as ``properties.contents`` (``id`` = SKU, ``quantity``,
+    ``item_price``, ``name``, ``category``), which the destinations forward. The items stay
+    events of their own; an item in another request is not folded."""
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for it in items:
+        if isinstance(it, EventIn) and it.event_name == "transaction_item" and it.properties:
+            p = it.properties
+            content = {"id": p.get("sku"), "quantity": p.get("quantity"),
+                       "item_price": p.get("price"), "name": p.get("name"),
+                       "category": p.get("category")}  # fmt: skip
+            by_order.setdefault(str(p.get("order_id")), []).append(
+                {k: v for k, v in content.items() if v is not None}
+            )
+    if not by_order:
+        return
+    for it in items:
+        if (isinstance(it, EventIn) and it.event_name == "purchase" and it.order_id
+                and it.order_id in by_order):  # fmt: skip
+            props = it.properties if it.properties is not None else {}
+            if "contents" not in props:
+                it.properties = {**props, "contents": by_order[it.order_id]}
 
 
 def self_describing(params: dict[str, str]) -> tuple[str, str, dict[str, Any], str]:
