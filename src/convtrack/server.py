@@ -46,10 +46,12 @@ from convtrack.store.process import StoreProcess, die_with_parent
 from convtrack.store.writer import Writer
 from convtrack.web.admin import AdminApi
 from convtrack.web.conversions_api import ConversionsEndpoint
-from convtrack.web.dashboard import Dashboard
+from convtrack.web.dashboard import Dashboard, uses_session
 from convtrack.web.debug_api import DebugEvents
 from convtrack.web.links_api import PATH as LINKS_API_PATH
 from convtrack.web.links_api import LinksApi
+from convtrack.web.openapi import PATH as OPENAPI_PATH
+from convtrack.web.openapi import OpenApiEndpoint, served_paths
 from convtrack.web.outbox_api import OutboxApi
 from convtrack.web.pages import demo_routes
 from convtrack.web.privacy_api import PrivacyApi
@@ -150,6 +152,8 @@ class Runtime:
             **OutboxApi(self.store, self.settings, admin_token(self.settings.data_dir)).routes(),
             **demo_routes(),
             **Dashboard(self.auth, self.settings.trust_forwarded_for).routes(),
+            # built at its first request, from this table and the operator API's
+            OPENAPI_PATH: OpenApiEndpoint(lambda: served_paths(self.routes, self.admin())),
         }
 
     def _attribution_endpoint(self) -> AttributionEndpoint:
@@ -260,9 +264,6 @@ class App:
             )
             return
         path = scope["path"]
-        scope = await rt.auth.resolve(scope)  # a session cookie, looked up off the event loop
-        if path.startswith("/v1/qa/"):  # the QA APIs take the admin token; so does a session
-            scope = rt.auth.bridge(scope)
         handler = rt.routes.get(path)
         if handler is None and path.startswith(LINK_PREFIX):  # click links: /c/<link_id>
             handler = rt.routes[LINK_PREFIX]
@@ -271,6 +272,10 @@ class App:
         try:
             if handler is None:
                 raise NOT_FOUND
+            if uses_session(path):  # its session cookie, looked up off the event loop
+                scope = await rt.auth.resolve(scope)
+            if path.startswith("/v1/qa/"):  # the QA APIs take the admin token; so does a session
+                scope = rt.auth.bridge(scope)
             await handler(scope, receive, send)
         except ConvtrackError as err:
             await send_error(send, err)

@@ -218,6 +218,29 @@ def test_an_original_without_ads_consent_lends_no_identifiers(
     assert job["last_error"] == "the consent of the original conversion buy denies google_dm"
 
 
+def test_a_refund_of_a_purchase_that_consented_to_nothing_carries_no_identifiers(
+    store: EventStore, plan: CompiledPlan, fake_platform: Callable[[str], FakePlatform]
+) -> None:
+    """A purchase that allowed no destination has no outbox job at all; it is still its
+    refund's original, so the refund lends nothing (not even its own identifiers)."""
+    nothing = {"consent_decision": DecisionRecord.of({"destinations": []})}
+    store.append(routed(plan, purchase("buy", "O-7", timedelta(hours=2), **nothing)))
+    assert status(store, "webhook") == {} and status(store, "google_dm") == {}
+    refund = backend_refund("refund", "O-7", 30.0)
+    refund.hashed.email_sha256 = "e" * 64  # the backend knew the customer's email
+    store.append(routed(plan, refund))
+    fakes = {name: fake_platform(name) for name in NAMES}
+    for fake in fakes.values():
+        deliver(store, fake)
+    [sent] = [e for body in fakes["webhook"].bodies() for e in body["events"]]
+    assert sent["original"]["event_id"] == "buy" and sent["original"]["consented"] is False
+    assert "e" * 64 not in str(sent)
+    assert fakes["google_dm"].requests == []
+    job = status(store, "google_dm")["refund"]
+    assert job["status"] == "dead"
+    assert job["last_error"] == "the consent of the original conversion buy denies google_dm"
+
+
 def test_a_refund_whose_original_is_not_stored(
     store: EventStore, plan: CompiledPlan, fake_platform: Callable[[str], FakePlatform]
 ) -> None:

@@ -18,15 +18,13 @@ import pyarrow as pa
 
 from convtrack.events import Event
 from convtrack.store.outbox_model import (
-    ADJUSTMENT_TYPES,
     FORWARDED_COLUMNS,
     ORIGINAL_COLUMNS,
     Attempt,
     ClaimedJob,
     DeliveryJob,
-    attach_originals,
     job_id,
-    originals_wanted,
+    originals_where_order,
 )
 
 JOB_COLUMNS = (
@@ -114,23 +112,13 @@ def claim(
         table = con.sql(_CLAIMED_SQL).to_arrow_table()
     finally:
         con.unregister("_claimed")
-    jobs = _claimed_jobs(table, destination)
-    attach_originals(jobs, originals(con, originals_wanted(jobs)))
-    return jobs
+    return _claimed_jobs(table, destination)  # the store attaches the originals (a read)
 
 
-_ADJUSTMENT_HEADS = ", ".join(f"'{t}'" for t in ADJUSTMENT_TYPES)
 _ORIGINAL_COLUMNS = ", ".join(f'e."{c}"' for c in ORIGINAL_COLUMNS)
-#: per wanted (order id, conversion): the earliest stored event with that order id that has a
-#: conversion job (not an adjustment job) of that conversion (outbox_model.ClaimedJob)
 _ORIGINALS_SQL = (
     "SELECT DISTINCT ON (w.order_id, w.conversion) w.order_id AS _order_id,"
-    f" w.conversion AS _conversion, {_ORIGINAL_COLUMNS}"
-    " FROM _wanted w JOIN events e ON e.order_id = w.order_id"
-    " WHERE EXISTS (SELECT 1 FROM outbox c WHERE c.event_id = e.event_id"
-    " AND c.conversion = w.conversion"
-    f" AND split_part(c.platform_event, ':', 1) NOT IN ({_ADJUSTMENT_HEADS}))"
-    " ORDER BY w.order_id, w.conversion, e.occurred_at, e.event_id"
+    f" w.conversion AS _conversion, {_ORIGINAL_COLUMNS} FROM _wanted w" + originals_where_order()
 )
 
 

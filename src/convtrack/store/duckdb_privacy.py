@@ -316,7 +316,7 @@ def _rename_founderless(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_RENAMED} AS SELECT person_id AS old,"
         f" {_PERSON_ID.format('k')}"
-        f" AS new FROM (SELECT person_id, arg_min({key_i}, first_seen) AS k"
+        f" AS new FROM (SELECT person_id, min({{'f': first_seen, 'k': {key_i}}}).k AS k"
         f" FROM identity_identifiers i WHERE NOT {_IS_GONE.format('i.kind', 'i.value')}"
         " AND person_id IN (SELECT j.person_id FROM identity_identifiers j"
         f" WHERE {_IS_GONE.format('j.kind', 'j.value')} AND {_PERSON_ID.format(key_j)}"

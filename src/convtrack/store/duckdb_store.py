@@ -34,7 +34,12 @@ from convtrack.store.base import (
 )
 from convtrack.store.duckdb_quarantine import QuarantineMixin
 from convtrack.store.links_model import Link, SkanPostback
-from convtrack.store.outbox_model import Attempt, ClaimedJob
+from convtrack.store.outbox_model import (
+    Attempt,
+    ClaimedJob,
+    attach_originals,
+    originals_wanted,
+)
 from convtrack.store.parts import DUCKDB, DashboardParts, KeysParts
 
 if TYPE_CHECKING:
@@ -323,7 +328,11 @@ class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
         self, destination: str, limit: int, lease_seconds: float, now: datetime
     ) -> list[ClaimedJob]:
         with self._transaction() as con:
-            return duckdb_outbox.claim(con, destination, limit, lease_seconds, now)
+            jobs = duckdb_outbox.claim(con, destination, limit, lease_seconds, now)
+        wanted = originals_wanted(jobs)  # adjustments' originals: read beside the writer
+        if wanted:
+            attach_originals(jobs, self._reading(duckdb_outbox.originals, wanted))
+        return jobs
 
     def complete_jobs(
         self, destination: str, attempts: Sequence[Attempt], failures: int | None = None

@@ -1,3 +1,4 @@
+# ruff: noqa: S608  (SQL composed here is constant: column names and our adjustment types)
 """What the outbox stores and hands out: claimed jobs and the result of an attempt.
 
 Plain dataclasses, so they travel between the store process and the server unchanged. Not
@@ -40,6 +41,30 @@ ORIGINAL_COLUMNS: tuple[str, ...] = (*FORWARDED_COLUMNS, "consent_decision")
 #: A job's ``platform_event`` reads ``<type>:<platform event>`` for an adjustment
 #: (forward/adjustment.py); these are the types, as the store matches them in SQL.
 ADJUSTMENT_TYPES: tuple[str, ...] = ("refund", "cancel", "restatement")
+
+
+def adjustment_job_sql(alias: str, wildcard: str = "%") -> str:
+    """SQL: the outbox row ``alias`` is an adjustment's job (``<type>:<platform event>``, as
+    ``is_adjustment``); a conversion whose platform event is plainly ``refund`` is not.
+    ``wildcard``: LIKE's ``%`` as the driver needs it (psycopg: ``%%``)."""
+    likes = (f"{alias}.platform_event LIKE '{t}:{wildcard}'" for t in ADJUSTMENT_TYPES)
+    return "(" + " OR ".join(likes) + ")"
+
+
+def originals_where_order(wildcard: str = "%") -> str:
+    """Both engines' SQL after ``FROM <wanted pairs> w``: per wanted (order id, conversion),
+    the original is a stored event of that order that is no adjustment (it has no adjustment
+    job), preferring one with a conversion job of that conversion, then the earliest. An
+    original that consented to no destination has no job at all and is still found, so its
+    consent can withhold what its refund would carry (forward/original.py)."""
+    adjustment, conversion = (adjustment_job_sql(a, wildcard) for a in "ac")
+    return (
+        " JOIN events e ON e.order_id = w.order_id WHERE NOT EXISTS (SELECT 1 FROM outbox a"
+        f" WHERE a.event_id = e.event_id AND {adjustment}) ORDER BY w.order_id, w.conversion,"
+        " CASE WHEN EXISTS (SELECT 1 FROM outbox c WHERE c.event_id = e.event_id"
+        f" AND c.conversion = w.conversion AND NOT {conversion}) THEN 0 ELSE 1 END,"
+        " e.occurred_at, e.event_id"
+    )
 
 
 def job_id(event_id: str, destination: str) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -40,9 +40,6 @@ from convtrack.store.base import (
 )
 from convtrack.store.remote import RemoteStore, RemoteWriter
 from convtrack.store.writer import Done, WriterStats
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("convtrack.store")
 Jobs = list[tuple[int, list[Event], list[Rejected]]]
@@ -80,6 +77,9 @@ def _child_main(conn: Connection, url: str, writer_options: dict[str, Any]) -> N
     _StoreServer(conn, store, writer_options).serve()
 
 
+LONG_CALLS = frozenset({"export_parquet", "rebuild_identity", "purge_before"})
+
+
 class _StoreServer:
     """The store process: a receive loop, the group-commit writer, a small pool for calls."""
 
@@ -92,6 +92,9 @@ class _StoreServer:
         self._acks: list[tuple[int, Any]] = []  # touched by the writer thread only
         self.writer = GroupCommitWriter(store, after_commit=self._flush_acks, **writer_options)
         self.calls = ThreadPoolExecutor(max_workers=2, thread_name_prefix="convtrack-store-call")
+        # calls that may run for minutes get a thread of their own, so they never hold up
+        # claims, session lookups or health queries waiting for the two above
+        self.long_calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="convtrack-long")
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self._send_lock, contextlib.suppress(OSError):  # OSError: the parent is gone
@@ -104,6 +107,8 @@ class _StoreServer:
             while (message := self.conn.recv())[0] != "stop":
                 if message[0] == "append":
                     self._append(message[1])
+                elif message[0] == "call" and message[2] in LONG_CALLS:
+                    self.long_calls.submit(self._call, *message[1:])
                 elif message[0] == "call":
                     self.calls.submit(self._call, *message[1:])
         except EOFError:  # the parent is gone
@@ -111,6 +116,7 @@ class _StoreServer:
         finally:
             self.writer.stop()
             self.calls.shutdown()
+            self.long_calls.shutdown()
             self.store.close()
             self.send(("stopped",))
 

@@ -52,6 +52,15 @@ STATIC = {
     "chart.umd.min.js": "application/javascript; charset=utf-8",
 }
 STATIC_PREFIX = "/static/dashboard/"
+# The requests a dashboard session may authorise: its pages and the APIs they call. Only
+# these have their session cookie looked up (a store call), never ingest.
+SESSION_PREFIXES = ("/dashboard/", "/v1/dashboard/", "/v1/qa/", "/v1/reports/", "/v1/debug/")
+
+
+def uses_session(path: str) -> bool:
+    return path in ("/", "/signout") or path.startswith(SESSION_PREFIXES)
+
+
 FORM_LIMIT = 4096
 _CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

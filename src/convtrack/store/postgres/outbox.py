@@ -17,7 +17,6 @@ from typing import Any
 import psycopg
 
 from convtrack.store.outbox_model import (
-    ADJUSTMENT_TYPES,
     FORWARDED_COLUMNS,
     ORIGINAL_COLUMNS,
     STATUSES,
@@ -25,6 +24,7 @@ from convtrack.store.outbox_model import (
     ClaimedJob,
     attach_originals,
     originals_wanted,
+    originals_where_order,
 )
 
 JOB_COLUMNS = (
@@ -47,16 +47,12 @@ _CLAIMED = (
     f" {_EVENT_COLUMNS} FROM outbox o LEFT JOIN events e ON e.event_id = o.event_id"
     " WHERE o.job_id = ANY(%s) ORDER BY o.created_at, o.job_id"
 )
-# As on DuckDB (duckdb_outbox._ORIGINALS_SQL): per wanted (order id, conversion), the earliest
-# stored event with that order id that has a conversion job (not an adjustment job) of it.
+# As on DuckDB (outbox_model.originals_where_order says which event is the original).
 _ORIGINALS = (
     "SELECT DISTINCT ON (w.order_id, w.conversion) w.order_id, w.conversion, "
     + ", ".join(f'e."{c}"' for c in ORIGINAL_COLUMNS)
     + " FROM unnest(%s::text[], %s::text[]) AS w(order_id, conversion)"
-    " JOIN events e ON e.order_id = w.order_id"
-    " WHERE EXISTS (SELECT 1 FROM outbox c WHERE c.event_id = e.event_id"
-    " AND c.conversion = w.conversion AND split_part(c.platform_event, ':', 1) <> ALL(%s))"
-    " ORDER BY w.order_id, w.conversion, e.occurred_at, e.event_id"
+    + originals_where_order("%%")
 )
 _ATTEMPTS = (
     "unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[], %s::int[],"
@@ -110,9 +106,7 @@ def originals(
     if not wanted:
         return {}
     pairs = sorted(wanted)
-    cur = con.execute(
-        _ORIGINALS, [[p[0] for p in pairs], [p[1] for p in pairs], list(ADJUSTMENT_TYPES)]
-    )
+    cur = con.execute(_ORIGINALS, [[p[0] for p in pairs], [p[1] for p in pairs]])
     names = [d.name for d in cur.description or ()][2:]
     return {
         (order, conversion): {n: v for n, v in zip(names, values, strict=True) if v is not None}

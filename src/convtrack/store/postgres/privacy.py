@@ -303,7 +303,8 @@ def _rename_founderless(cur: psycopg.Cursor[Any]) -> None:
     cur.execute(
         f"CREATE TEMP TABLE {_RENAMED} ON COMMIT DROP AS SELECT person_id AS old,"
         f" {_PERSON_ID.format('k')} AS new FROM (SELECT person_id,"
-        f" (array_agg({_KEY.format('i.')} ORDER BY first_seen))[1] AS k"
+        f" (array_agg({_KEY.format('i.')} ORDER BY first_seen,"
+        f' {_KEY.format("i.")} COLLATE "C"))[1] AS k'
         f" FROM identity_identifiers i WHERE NOT {_IS_GONE.format('i.kind', 'i.value')}"
         " AND person_id IN (SELECT j.person_id FROM identity_identifiers j"
         f" WHERE {_IS_GONE.format('j.kind', 'j.value')}"

@@ -61,7 +61,7 @@ export function anomaliesPanel(body) {
 }
 
 export function alertsPanel(body) {
-  const active = new Set(body.active);
+  const open = (a) => a.cleared_at === null || a.cleared_at === undefined;
   const node = section("Alerts", "/v1/qa/alerts",
     tiles(tile("active conditions", fmt(body.active.length)),
       tile("recent alerts", fmt(body.alerts.length))),
@@ -69,10 +69,10 @@ export function alertsPanel(body) {
       { title: "raised (UTC)", value: (a) => a.raised_at },
       { title: "kind", value: (a) => a.kind },
       { title: "message", value: (a) => a.message },
-      { title: "active", value: (a) => (active.has(a.key) ? "yes" : "cleared") },
+      { title: "active", value: (a) => (open(a) ? "yes" : `cleared ${a.cleared_at}`) },
       { title: "webhook", value: (a) => a.webhook.replaceAll("_", " ") },
-    ], body.alerts, (a) => (active.has(a.key) ? "active" : ""))
-      : el("p", {}, "No alert since the server started."));
+    ], body.alerts, (a) => (open(a) ? "active" : ""))
+      : el("p", {}, "No alert raised (alerts are kept for 30 days after they clear)."));
   node.id = "health-alerts";
   return [node, () => null];
 }

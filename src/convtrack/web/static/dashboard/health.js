@@ -11,7 +11,7 @@ import { alertsPanel, anomaliesPanel, modeledPanel } from "./health-watch.js";
 export const WINDOWS = { "1h": ["last hour", 1], "24h": ["last 24 hours", 24],
   "7d": ["last 7 days", 168] };
 let renders = 0;
-const pending = []; // charts to draw once their boxes are in the page
+let latest = 0; // the newest show(): an older one still loading is dropped when it ends
 
 function chosenWindow() {
   const found = new URLSearchParams(location.hash.slice(1)).get("window");
@@ -33,7 +33,8 @@ function requests(hours) {
   ];
 }
 
-async function qaPanels([title, path, params, build]) {
+// Each panel's nodes; its charts go to `pending`, drawn once the boxes are in the page.
+async function qaPanels([title, path, params, build], pending) {
   try {
     const made = build(await getJSON(path, params));
     const [nodes, draws] = Array.isArray(made[0]) ? made : [[made[0]], [made[1]]];
@@ -49,7 +50,7 @@ async function qaPanels([title, path, params, build]) {
   }
 }
 
-function latestEvents(body) {
+function latestEvents(body, pending) {
   const events = body.events;
   const bySource = new Map();
   const reasons = new Map();
@@ -88,21 +89,24 @@ function windowPicker(current, onChange) {
 }
 
 async function show(root, key) {
+  const token = ++latest;
   const [label, hours] = WINDOWS[key];
-  const groups = await Promise.all(requests(hours).map(qaPanels));
+  const pending = []; // this render's charts
+  const groups = await Promise.all(requests(hours).map((r) => qaPanels(r, pending)));
   let recent;
   try {
-    recent = latestEvents(await getJSON("/v1/debug/events", { limit: 500 }));
+    recent = latestEvents(await getJSON("/v1/debug/events", { limit: 500 }), pending);
   } catch (error) {
     recent = panel("Latest events", errorText(error));
   }
+  if (token !== latest) return; // a newer window was chosen meanwhile: it renders instead
   root.replaceChildren(el("h1", {}, `Tracking health (${label})`),
     windowPicker(key, (next) => {
       history.replaceState(null, "", `#window=${next}`);
       show(root, next);
     }),
     ...groups.flat(), recent);
-  for (const drawChart of pending.splice(0)) if (drawChart) drawChart();
+  for (const drawChart of pending) if (drawChart) drawChart();
   document.body.dataset.window = key;
   document.body.dataset.renders = String(++renders);
 }

@@ -160,7 +160,9 @@ function rangeForm(range, apply) {
   message);
 }
 
-async function load(root, range) {
+// The figures of `range` into `root`, unless `current()` says a newer range was chosen while
+// they loaded (then this load leaves the page to that one).
+async function load(root, range, current) {
   const params = apiRange(range);
   const [days, categories, names, attribution] = await Promise.all([
     getJSON("/v1/reports/conversions", { by: "day", ...params }),
@@ -168,9 +170,10 @@ async function load(root, range) {
     getJSON("/v1/reports/conversions", { by: "name", ...params }),
     getJSON("/v1/reports/attribution", { grain: "day", ...params }),
   ]).catch((error) => {
-    root.replaceChildren(errorText(error));
+    if (current()) root.replaceChildren(errorText(error));
     throw error;
   });
+  if (!current()) return;
   const currency = days.currency;
   const dayRows = rowsOf(days);
   const series = byDay(dayRows, attribution, currency);
@@ -209,13 +212,18 @@ export async function render(root) {
     history.replaceState(null, "", hash ? `#${hash}` : location.pathname);
     await show(range).catch(() => null); // the error is shown in place of the figures
   };
+  let latest = 0; // the newest range asked for
   const show = async (range) => {
+    const token = ++latest;
+    const current = () => token === latest;
     content.replaceChildren(el("p", { class: "loading" }, "Loading…"));
     try {
-      await load(content, range);
+      await load(content, range, current);
     } finally {
-      document.body.dataset.range = `${range.from || ""}..${range.to || ""}`;
-      document.body.dataset.renders = String(++renders);
+      if (current()) {
+        document.body.dataset.range = `${range.from || ""}..${range.to || ""}`;
+        document.body.dataset.renders = String(++renders);
+      }
     }
   };
   const initial = rangeFromHash();
