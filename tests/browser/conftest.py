@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dashboard_support import SECRET, XSS_ANON, XSS_NAMES, Watch, admin, journeys, seed_health
+from dashboard_support import SECRET, XSS_ANON, XSS_NAMES, Watch, admin, seed_health
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from journey_wire import journey_events
 from live_server import Server, make_event
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -103,7 +104,7 @@ def dash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     seed_health(srv.data_dir, datetime.now(UTC))
     try:
         srv.start()
-        srv.ingest(journeys())
+        srv.ingest(journey_events())
         srv.ingest([make_event(event_name=name, anonymous_id=XSS_ANON) for name in XSS_NAMES])
         bad = srv.post_events({"events": [make_event(event_name="purchase", value="oops",
                                                      anonymous_id="anon-bad")]})  # fmt: skip

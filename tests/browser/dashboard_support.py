@@ -2,7 +2,7 @@
 tiles from the page, and ``Watch`` (no dialog, page error or console error may happen).
 
 The data set (``seed_health`` + the ``dash`` fixture in conftest.py): the journeys of
-tests/e2e/test_attribution.py, spend, a quarantined event and two event names that are HTML,
+tests/journey_wire.py, spend, a quarantined event and two event names that are HTML,
 and, written into the store before the server starts, what the tracking-health panels need:
 five weeks of one hourly series with a drop in the last day, a quarantine reason, a paused
 destination with deliveries, all named with HTML. Charts are read from the page through
@@ -22,13 +22,11 @@ from playwright.sync_api import Page
 
 from convtrack.events import Context, HashedIds, Rejected
 from convtrack.store import open_store
-from live_server import Server, make_event, new_id
+from live_server import Server, new_id
 from qa_events import ev
 
 SECRET = "dashboard-secret-for-tests"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-T0 = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
-SITE = "https://shop.example.com"
 XSS_NAMES = ["<script>alert(1)</script>", '"><img src=x onerror=alert(2)>']
 XSS_ANON = "anon-xss"
 XSS_SOURCE = "<img src=x onerror=alert(3)>"
@@ -39,36 +37,6 @@ DROP_AGO = 5  # hours before the last complete hour
 PAGES = ["overview", "attribution", "health", "debugger"]
 QA_PATHS = ["/v1/qa/health", "/v1/qa/anomalies", "/v1/qa/alerts", "/v1/qa/modeled"]
 EXPECTED_FAILURES = {*QA_PATHS, "/signin"}
-
-
-def at(days_before: float) -> str:
-    return (T0 - timedelta(days=days_before)).isoformat()
-
-
-def journeys() -> list[dict[str, Any]]:
-    """p1: Paid Search then Email, buys for 120; p2: Organic Search, buys for 30; p3: Paid
-    Search, no purchase. First touch and last touch disagree about p1."""
-    out = []
-    steps = {
-        "p1": [(10, {"gclid": "G1"}, "https://www.google.com/"),
-               (3, {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "may"},
-                None)],
-        "p2": [(1, None, "https://www.bing.com/")],
-        "p3": [(2, {"gclid": "G3"}, None)],
-    }  # fmt: skip
-    for person, visits in steps.items():
-        for days, campaign, referrer in visits:
-            event = make_event(type="page", event_name="page_view", anonymous_id=person,
-                               timestamp=at(days), context={"url": SITE + "/",
-                                                            "referrer": referrer})  # fmt: skip
-            if campaign:
-                event["campaign"] = {**campaign, "click_at": at(days)}
-            out.append(event)
-    for person, value in (("p1", 120), ("p2", 30)):
-        out.append(make_event(event_name="purchase", type="conversion", anonymous_id=person,
-                              timestamp=at(0), order_id=new_id("o"), value=value,
-                              currency="USD"))  # fmt: skip
-    return out
 
 
 def seed_health(data_dir: Path, now: datetime) -> None:
