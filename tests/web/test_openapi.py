@@ -81,7 +81,7 @@ def test_every_route_is_in_the_document_and_described(serve: Callable[..., Any])
     documented = {(p, m) for p, m, _ in operations(doc)}
     for path in app.runtime.routes:  # the raw table, /c/ (click links) as its template
         assert (path if path != "/c/" else "/c/{link_id}") in doc["paths"], path
-    for method, path in app._admin._routes():
+    for method, path in app._admin.routes():
         assert (path, method.lower()) in documented, (method, path)
     assert set(doc["paths"]) == set(served_paths(app.runtime.routes, app._admin))
     undescribed = [(p, m) for p, m, op in operations(doc) if op.get("x-undocumented")]

@@ -81,7 +81,7 @@ class AdminApi:
         try:
             self._authorise(scope)
             route = (scope["method"], scope["path"])
-            handler = self._routes().get(route)
+            handler = self.routes().get(route)
             if handler is None and self.quarantine is not None:
                 handler = self.quarantine.item_route(*route)
             if handler is None:
@@ -95,7 +95,7 @@ class AdminApi:
     def _authorise(self, scope: Scope) -> None:
         require_token(scope, self.token)
 
-    def _routes(self) -> dict[tuple[str, str], Any]:
+    def routes(self) -> dict[tuple[str, str], Any]:
         return {
             ("GET", "/v1/admin/status"): self._status,
             ("POST", "/v1/admin/sql"): self._sql,

@@ -73,7 +73,7 @@ def served_paths(routes: Iterable[str], admin: AdminApi | None) -> Paths:
     check the method) and the operator API's ``(method, path)`` table."""
     paths: Paths = {LINK_PATH if path == LINK_PREFIX else path: None for path in routes}
     if admin is not None:
-        for method, path in admin._routes():  # the table AdminApi dispatches on
+        for method, path in admin.routes():  # the table AdminApi dispatches on
             paths[path] = (paths.get(path) or set()) | {method.lower()}
         if admin.quarantine is not None:  # GET /v1/admin/quarantine/{reject_id}
             paths[QUARANTINE_ITEM] = {"get"}
