@@ -7,6 +7,7 @@ and out go :class:`HttpRequest` values for the transport to send.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,13 @@ class DestinationConfig:
     def __getitem__(self, key: str) -> str:
         return self.values[key]
 
+    def needed(self, key: str, why: str) -> str:
+        """The setting ``key``, or a ConfigError naming its variable and ``why`` it is needed."""
+        value = self.values.get(key)
+        if not value:
+            raise ConfigError(f"set CONVTRACK_{self.name.upper()}_{key} {why}")
+        return value
+
     def flag(self, key: str) -> bool:
         return (self.values.get(key) or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -59,6 +67,19 @@ class DestinationConfig:
     def __repr__(self) -> str:
         shown = {k: ("[redacted]" if k in self.secret_keys else v) for k, v in self.values.items()}
         return f"DestinationConfig(name={self.name!r}, base_url={self.base_url!r}, {shown!r})"
+
+
+PROBE_ID = "convtrack-test"
+
+
+def probe(event_name: str, hashed: tuple[str, bytes] | None = None, **fields: Any) -> ForwardEvent:
+    """The made-up event of a destination test (``convtrack destinations test``): the fixed id
+    ``PROBE_ID``, now, and ``hashed`` = (user data field, value) given as its SHA-256."""
+    if hashed is not None:
+        fields["user_data"] = {hashed[0]: hashlib.sha256(hashed[1]).hexdigest()}
+    return ForwardEvent(
+        event_id=PROBE_ID, event_name=event_name, occurred_at=datetime.now(UTC), **fields
+    )
 
 
 class UnsendableEvents(ValueError):
@@ -188,7 +209,7 @@ class Destination:
         raise NotImplementedError
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        """A request the platform validates without recording a conversion."""
+        """A request the platform validates without recording a conversion (``probe``)."""
         raise ConfigError(f"destination {self.name} has no test mode")
 
     # -- responses ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from convtrack.forward.destination import (
@@ -18,6 +18,7 @@ from convtrack.forward.destination import (
     DestinationConfig,
     HttpRequest,
     Outcome,
+    probe,
     register,
 )
 from convtrack.forward.model import ForwardEvent
@@ -172,14 +173,9 @@ class GA4(Destination):
         return HttpRequest("POST", url, JSON_HEADERS, json_body(body), ids, config.secrets)
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        probe = ForwardEvent(
-            event_id="convtrack-test",
-            event_name="convtrack_test",
-            occurred_at=datetime.now(UTC),
-            anonymous_id="555.1",
-        )
-        body = {**self.envelope(probe), "events": [{"name": probe.event_name, "params": {}}]}
-        return self.request(body, config, True, (probe.event_id,))
+        event = probe("convtrack_test", anonymous_id="555.1")
+        body = {**self.envelope(event), "events": [{"name": event.event_name, "params": {}}]}
+        return self.request(body, config, True, (event.event_id,))
 
     def classify(
         self,

@@ -7,14 +7,17 @@ bad record, so events are checked here first.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from convtrack.errors import ConfigError
-from convtrack.forward.destination import Destination, DestinationConfig, HttpRequest, register
+from convtrack.forward.destination import (
+    Destination,
+    DestinationConfig,
+    HttpRequest,
+    probe,
+    register,
+)
 from convtrack.forward.model import ForwardEvent
 from convtrack.forward.wire import JSON_HEADERS, compact, hashed, json_body, money, plain
 
@@ -201,17 +204,9 @@ class GoogleDataManager(Destination):
         return HttpRequest("POST", url, headers, json_body(body), ids, config.secrets)
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        probe = ForwardEvent(
-            event_id="convtrack-test",
-            event_name="test",
-            occurred_at=datetime.now(UTC),
-            user_data={"email": hashlib.sha256(b"test@example.com").hexdigest()},
-            consent={"ad_user_data": "granted"},
-        )
-        action = config.get("CONVERSION_ACTION_ID")
-        if not action:
-            raise ConfigError("set CONVTRACK_GOOGLE_DM_CONVERSION_ACTION_ID to test a destination")
-        return self.request([self.event(probe)], config, action, True, (probe.event_id,))
+        action = config.needed("CONVERSION_ACTION_ID", "to test a destination")
+        event = probe("test", ("email", b"test@example.com"), consent={"ad_user_data": "granted"})
+        return self.request([self.event(event)], config, action, True, (event.event_id,))
 
     def error_message(self, status: int, body: bytes) -> str:
         if status < 300:

@@ -6,15 +6,15 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from convtrack.errors import ConfigError
 from convtrack.forward.destination import (
     Destination,
     DestinationConfig,
     HttpRequest,
     Outcome,
+    probe,
     register,
 )
 from convtrack.forward.model import ForwardEvent
@@ -180,18 +180,10 @@ class Meta(Destination):
         return HttpRequest("POST", url, JSON_HEADERS, json_body(body), ids, config.secrets)
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        code = config.get("TEST_EVENT_CODE")
-        if not code:
-            raise ConfigError("set CONVTRACK_META_TEST_EVENT_CODE (Events Manager > Test events)")
-        probe = ForwardEvent(
-            event_id="convtrack-test",
-            event_name="PageView",
-            occurred_at=datetime.now(UTC),
-            source="system_generated",
-            user_data={"external_id": hashlib.sha256(b"convtrack-test").hexdigest()},
-        )
-        body = {"data": [self.server_event(probe)], "test_event_code": code}
-        return self.request(body, config, (probe.event_id,))
+        code = config.needed("TEST_EVENT_CODE", "(Events Manager > Test events)")
+        event = probe("PageView", ("external_id", b"convtrack-test"), source="system_generated")
+        body = {"data": [self.server_event(event)], "test_event_code": code}
+        return self.request(body, config, (event.event_id,))
 
     def classify(
         self,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from convtrack.forward.destination import Destination, DestinationConfig, HttpRequest, register
+from convtrack.forward.destination import (
+    Destination,
+    DestinationConfig,
+    HttpRequest,
+    probe,
+    register,
+)
 from convtrack.forward.model import ForwardEvent
 from convtrack.forward.wire import JSON_HEADERS, compact, hashed, json_body, with_query
 
@@ -124,11 +128,5 @@ class Pinterest(Destination):
         return HttpRequest("POST", url, headers, json_body({"data": data}), ids, config.secrets)
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        probe = ForwardEvent(
-            event_id="convtrack-test",
-            event_name="page_visit",
-            occurred_at=datetime.now(UTC),
-            source="offline",
-            user_data={"email": hashlib.sha256(b"test@example.com").hexdigest()},
-        )
-        return self.request([self.event(probe)], config, True, [probe])
+        event = probe("page_visit", ("email", b"test@example.com"), source="offline")
+        return self.request([self.event(event)], config, True, [event])

@@ -6,18 +6,16 @@ A 200 response whose ``code`` is not 0 is an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from convtrack.errors import ConfigError
 from convtrack.forward.destination import (
     Destination,
     DestinationConfig,
     HttpRequest,
     Outcome,
+    probe,
     register,
 )
 from convtrack.forward.model import ForwardEvent
@@ -129,16 +127,9 @@ class TikTok(Destination):
         return HttpRequest("POST", url, headers, json_body(body), ids, config.secrets)
 
     def test_request(self, config: DestinationConfig) -> HttpRequest:
-        code = config.get("TEST_EVENT_CODE")
-        if not code:
-            raise ConfigError("set CONVTRACK_TIKTOK_TEST_EVENT_CODE (Events Manager > Test events)")
-        probe = ForwardEvent(
-            event_id="convtrack-test",
-            event_name="ViewContent",
-            occurred_at=datetime.now(UTC),
-            user_data={"external_id": hashlib.sha256(b"convtrack-test").hexdigest()},
-        )
-        return self.request("web", [self.event(probe)], config, code, (probe.event_id,))
+        code = config.needed("TEST_EVENT_CODE", "(Events Manager > Test events)")
+        event = probe("ViewContent", ("external_id", b"convtrack-test"))
+        return self.request("web", [self.event(event)], config, code, (event.event_id,))
 
     def classify(
         self,
