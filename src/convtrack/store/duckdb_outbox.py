@@ -23,6 +23,7 @@ from convtrack.store.outbox_model import (
     Attempt,
     ClaimedJob,
     DeliveryJob,
+    empty_stats,
     job_id,
     originals_where_order,
 )
@@ -364,25 +365,15 @@ def stats(cur: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     for dest, status, n in cur.execute(
         "SELECT destination, status, count(*) FROM outbox GROUP BY ALL ORDER BY ALL"
     ).fetchall():
-        found.setdefault(dest, _empty())[status] = int(n)
+        found.setdefault(dest, empty_stats())[status] = int(n)
     for dest, paused_at, reason, failures in cur.execute(
         "SELECT destination, paused_at, reason, consecutive_failures FROM destination_state"
     ).fetchall():
-        entry = found.setdefault(dest, _empty())
+        entry = found.setdefault(dest, empty_stats())
         entry.update(paused_at=paused_at, reason=reason, consecutive_failures=int(failures))
     for dest, oldest in cur.execute(  # the oldest job not yet delivered (status figures)
         "SELECT destination, min(created_at) FROM outbox"
         " WHERE status IN ('pending', 'inflight') GROUP BY ALL"
     ).fetchall():
-        found.setdefault(dest, _empty())["oldest_pending_at"] = oldest
+        found.setdefault(dest, empty_stats())["oldest_pending_at"] = oldest
     return found
-
-
-def _empty() -> dict[str, Any]:
-    return {
-        **dict.fromkeys(("pending", "inflight", "delivered", "dead"), 0),
-        "paused_at": None,
-        "reason": None,
-        "consecutive_failures": 0,
-        "oldest_pending_at": None,
-    }

@@ -17,6 +17,19 @@ from convtrack.events import CLICK_IDS
 
 JobStatus = Literal["pending", "inflight", "delivered", "dead"]
 STATUSES: tuple[str, ...] = ("pending", "inflight", "delivered", "dead")
+
+
+def empty_stats() -> dict[str, Any]:
+    """One destination's ``outbox_stats`` entry before any figure is read (both engines)."""
+    return {
+        **dict.fromkeys(STATUSES, 0),
+        "paused_at": None,
+        "reason": None,
+        "consecutive_failures": 0,
+        "oldest_pending_at": None,
+    }
+
+
 #: what an attempt came to (a delivery_log row's outcome)
 AttemptOutcome = Literal["delivered", "retry", "dead"]
 # One delivery job as the transient ``Event.deliveries`` names it:

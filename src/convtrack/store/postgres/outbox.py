@@ -19,10 +19,10 @@ import psycopg
 from convtrack.store.outbox_model import (
     FORWARDED_COLUMNS,
     ORIGINAL_COLUMNS,
-    STATUSES,
     Attempt,
     ClaimedJob,
     attach_originals,
+    empty_stats,
     originals_wanted,
     originals_where_order,
 )
@@ -236,27 +236,17 @@ def stats(cur: psycopg.Cursor[Any]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     cur.execute("SELECT destination, status, count(*) FROM outbox GROUP BY 1, 2 ORDER BY 1, 2")
     for dest, status, n in cur.fetchall():
-        found.setdefault(dest, _empty())[status] = int(n)
+        found.setdefault(dest, empty_stats())[status] = int(n)
     cur.execute(
         "SELECT destination, paused_at, reason, consecutive_failures FROM destination_state"
     )
     for dest, paused_at, reason, failures in cur.fetchall():
-        entry = found.setdefault(dest, _empty())
+        entry = found.setdefault(dest, empty_stats())
         entry.update(paused_at=paused_at, reason=reason, consecutive_failures=int(failures))
     cur.execute(
         "SELECT destination, min(created_at) FROM outbox"
         " WHERE status IN ('pending', 'inflight') GROUP BY 1"
     )
     for dest, oldest in cur.fetchall():
-        found.setdefault(dest, _empty())["oldest_pending_at"] = oldest
+        found.setdefault(dest, empty_stats())["oldest_pending_at"] = oldest
     return found
-
-
-def _empty() -> dict[str, Any]:
-    return {
-        **dict.fromkeys(STATUSES, 0),
-        "paused_at": None,
-        "reason": None,
-        "consecutive_failures": 0,
-        "oldest_pending_at": None,
-    }
