@@ -209,22 +209,23 @@ def test_a_blocked_tag_breaks_nothing_and_the_server_side_purchase_counts(server
 def test_journey_keeps_the_campaign_and_the_server_set_anonymous_id(server, context, tag_url):
     base = shop(context, server)
     page = context.new_page()
-    set_cookies: list[str] = []
-
-    def on_response(response) -> None:
-        if "/v1/events" in response.url and response.request.method == "POST":
-            set_cookies.extend(
-                h["value"] for h in response.headers_array() if h["name"].lower() == "set-cookie"
-            )
-
-    page.on("response", on_response)
     landing = base + "landing?gclid=TeSt123&utm_source=google&utm_medium=cpc&utm_campaign=spring"
     page.goto(landing)
     wait_rows(server, base, lambda r: len(r) == 1)
     page.goto(base + "product")
-    page.evaluate(
-        "convtrack('conversion', 'purchase', {value: 49.9, currency: 'EUR', order_id: 'j-1'})"
-    )
+
+    def is_send(response) -> bool:
+        return "/v1/events" in response.url and response.request.method == "POST"
+
+    # Wait for the response itself: the rows are stored (and polled) before the browser reports
+    # the response that acknowledged them, so a listener could still be empty here.
+    with page.expect_response(is_send) as sent:
+        page.evaluate(
+            "convtrack('conversion', 'purchase', {value: 49.9, currency: 'EUR', order_id: 'j-1'})"
+        )
+    set_cookies = [
+        h["value"] for h in sent.value.headers_array() if h["name"].lower() == "set-cookie"
+    ]
     rows = wait_rows(server, base, lambda r: len(named(r, "purchase")) == 1 and len(r) >= 3)
 
     anon = rows[0]["anonymous_id"]
