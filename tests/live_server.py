@@ -37,6 +37,7 @@ import httpx
 
 KEY_LINE = re.compile(r"write key: (ctk_pub_[A-Za-z0-9_\-]+)")
 START_DEADLINE = 60.0  # seconds to wait for /readyz before giving up (not a timing assertion)
+PORT_TRIES = 5  # a port found free may be taken before the server binds it: then another
 GIF_SIZE = 43
 
 
@@ -167,9 +168,30 @@ class Server:
         return env
 
     def start(self, port: int | None = None) -> Server:
+        """Start on ``port``, else on a free one, and wait for ``/readyz``.
+
+        A free port is only free when it is probed: another process (any client's ephemeral
+        port) may take it before the server binds it. The server then exits saying the port
+        is in use, and a port we chose is simply replaced by another.
+        """
         assert self.proc is None, "already started"
+        tries = PORT_TRIES if port is None else 1
+        while not self._launch(port or free_port(), retry=tries > 1):
+            tries -= 1
+        # Make sure the port is ours: only this data dir's admin token opens the admin API.
+        status = self.http.get(self.url + "/v1/admin/status", headers=self._admin_auth())
+        assert status.status_code == 200, f"port {self.port} is not our server: {status.text}"
+        if self.public_key is None:
+            found = KEY_LINE.search(self.log())
+            assert found, f"no write key printed on first start:\n{self.log()}"
+            self.public_key = found[1]
+        return self
+
+    def _launch(self, port: int, *, retry: bool) -> bool:
+        """Run the server on ``port`` until ready (True); False when it could not bind the
+        port and ``retry`` allows another."""
         self.starts += 1
-        self.port = port or free_port()
+        self.port = port
         log_path = self.root / f"serve-{self.starts}.log"
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -195,21 +217,16 @@ class Server:
         deadline = time.monotonic() + START_DEADLINE
         while True:
             if self.proc.poll() is not None:
+                if retry and f":{port} is already in use" in self.log():
+                    self._reap()
+                    return False
                 raise AssertionError(f"convtrack serve exited early:\n{self.log()}")
             with contextlib.suppress(httpx.HTTPError):
                 if self.http.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    break
+                    return True
             if time.monotonic() > deadline:
                 raise AssertionError(f"server not ready in {START_DEADLINE}s:\n{self.log()}")
             time.sleep(0.05)
-        # Make sure the port is ours: only this data dir's admin token opens the admin API.
-        status = self.http.get(self.url + "/v1/admin/status", headers=self._admin_auth())
-        assert status.status_code == 200, f"port {self.port} is not our server: {status.text}"
-        if self.public_key is None:
-            found = KEY_LINE.search(self.log())
-            assert found, f"no write key printed on first start:\n{self.log()}"
-            self.public_key = found[1]
-        return self
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -45,6 +45,44 @@ async def read_body(receive: Receive, limit: int, declared: bytes | None = None)
             return b"".join(chunks)
 
 
+JSON_MEDIA = (b"application/json", b"text/plain")  # text/plain: what sendBeacon can send
+# The operator APIs also take curl's default for ``-d`` (a JSON body is still required).
+OPERATOR_MEDIA = (*JSON_MEDIA, b"application/x-www-form-urlencoded")
+# Refused before the body is read: the client may still be sending it, so the connection
+# cannot carry another request.
+CLOSE = {"connection": "close"}
+
+
+async def read_json(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The body of a JSON API request, checked before the handler decodes it to its type:
+    415 for a content type that is not JSON (``OPERATOR_MEDIA``; none at all is taken as
+    JSON), 413 over
+    ``limit``, 400 ``invalid_utf8`` or ``malformed_json`` when it is not JSON at all (so a
+    truncated body is never reported as a field problem). An empty body passes."""
+    media = (header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+    if media and media not in OPERATOR_MEDIA and not media.endswith(b"+json"):
+        message = "Send the body as application/json."
+        raise ConvtrackError("unsupported_media_type", message, 415, headers=dict(CLOSE))
+    raw = await read_body(receive, limit, header(scope, b"content-length"))
+    if raw:
+        try:
+            msgspec.json.decode(raw)
+        except UnicodeDecodeError:
+            raise ConvtrackError("invalid_utf8", "The body is not valid UTF-8 JSON.") from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            message = f"The body is not valid JSON ({exc})."
+            raise ConvtrackError("malformed_json", message) from None
+    return raw
+
+
+def only(scope: Scope, allowed: str = "GET, HEAD") -> None:
+    """405 ``method_not_allowed`` (with ``Allow``) unless the method is one of ``allowed``."""
+    if scope["method"] not in allowed.split(", "):
+        message = f"Use {allowed} for {scope['path']}."
+        headers = {"allow": allowed, **CLOSE}
+        raise ConvtrackError("method_not_allowed", message, 405, headers=headers)
+
+
 def too_large(limit: int) -> ConvtrackError:
     # The rest of the body stays unread, so the server drops the connection after answering;
     # saying so keeps the client from sending its next request on it (and seeing a reset).

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from convtrack import __version__
-from convtrack.asgi import Handler, Receive, Scope, Send, send_error, send_json
+from convtrack.asgi import Handler, Receive, Scope, Send, only, send_error, send_json
 from convtrack.collect.auth import KeyRing
 from convtrack.collect.ecapi import PATH as ECAPI_PATH
 from convtrack.collect.ecapi import EcapiEndpoint
@@ -207,9 +207,11 @@ class Runtime:
         }
 
     async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        only(scope, "GET, HEAD")
         await send_json(send, 200, {"status": "ok", "version": __version__})
 
     async def _readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        only(scope, "GET, HEAD")
         w = self.writer
         if not w.healthy:
             raise ConvtrackError("not_ready", "The store process is gone; see the log.", 503)

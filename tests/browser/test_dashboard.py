@@ -178,16 +178,69 @@ def test_attribution_model_switch_shows_what_the_api_returns(
     watch.clean()
 
 
-def test_event_names_that_are_html_render_as_text(dash: Server, page: Page, watch: Watch) -> None:
-    sign_in(page, dash, "/?next=/dashboard/debugger")
-    page.fill("#filter-anonymous_id", XSS_ANON)
+def filter_debugger(page: Page, anonymous_id: str) -> None:
+    """Filter the live debugger by ``anonymous_id`` and wait for the filtered list.
+
+    The debugger also polls on its own every 2 s: a poll already on its way when the form is
+    submitted can land after the click with the unfiltered list, so a new poll count alone
+    does not mean the filter was applied. Wait until the list shows only this visitor."""
+    page.fill("#filter-anonymous_id", anonymous_id)
     polls = page.evaluate("document.body.dataset.polls")
     page.click("#filters button[type=submit]")
-    page.wait_for_function("(n) => document.body.dataset.polls !== n", arg=polls)
+    page.wait_for_function(
+        """([anon, polls]) => document.body.dataset.polls !== polls
+            && [...document.querySelectorAll("#events tbody tr")].every(
+                (row) => row.querySelector("td:nth-child(5)").textContent === anon)""",
+        arg=[anonymous_id, polls],
+    )
+
+
+def test_event_names_that_are_html_render_as_text(dash: Server, page: Page, watch: Watch) -> None:
+    sign_in(page, dash, "/?next=/dashboard/debugger")
+    filter_debugger(page, XSS_ANON)
     names = page.locator("#events tbody tr td:nth-child(3)").all_text_contents()
     assert sorted(names) == sorted(XSS_NAMES)
     assert page.locator("#events img, #events script").count() == 0
     shot(page, "debugger-xss")
+    watch.clean()
+
+
+# The debugger's requests, unfiltered ones held back 1.5 s; ``debugAnswers`` counts answers
+# read, after which the awaiting code runs in the same microtask checkpoint (before the next
+# animation frame, when wait_for_function looks again).
+SLOW_UNFILTERED = """
+window.debugAsked = 0;
+window.debugAnswers = 0;
+const realFetch = window.fetch;
+window.fetch = (url, options) => {
+  if (!String(url).includes("/v1/debug/events")) return realFetch(url, options);
+  window.debugAsked += 1;
+  const held = !String(url).includes("anonymous_id=");
+  return new Promise((resolve) => setTimeout(resolve, held ? 1500 : 0))
+    .then(() => realFetch(url, options));
+};
+const realJson = Response.prototype.json;
+Response.prototype.json = function () {
+  const body = realJson.call(this);
+  if (!this.url.includes("/v1/debug/events")) return body;
+  return body.finally(() => { window.debugAnswers += 1; });
+};
+"""
+
+
+def test_an_older_refresh_landing_late_does_not_undo_the_filter(
+    dash: Server, page: Page, watch: Watch
+) -> None:
+    page.add_init_script(SLOW_UNFILTERED)
+    sign_in(page, dash, "/?next=/dashboard/debugger")
+    page.wait_for_selector("#events tbody tr")
+    page.click("#live")  # live off: one more unfiltered refresh, held back; no more polls
+    page.fill("#filter-anonymous_id", XSS_ANON)
+    page.click("#filters button[type=submit]")  # the filtered refresh overtakes it
+    # Every request asked has been answered and read, the held-back one last.
+    page.wait_for_function("() => window.debugAnswers === window.debugAsked")
+    names = page.locator("#events tbody tr td:nth-child(3)").all_text_contents()
+    assert sorted(names) == sorted(XSS_NAMES)
     watch.clean()
 
 
@@ -196,10 +249,7 @@ def test_the_debugger_updates_live_and_shows_validation_and_consent(
 ) -> None:
     sign_in(page, dash, "/?next=/dashboard/debugger")
     anon = "anon-live-" + new_id("x")[-8:]
-    page.fill("#filter-anonymous_id", anon)
-    polls = page.evaluate("document.body.dataset.polls")
-    page.click("#filters button[type=submit]")
-    page.wait_for_function("(n) => document.body.dataset.polls !== n", arg=polls)
+    filter_debugger(page, anon)
     assert page.locator("#events tbody tr").count() == 0
     dash.ingest([make_event(event_name="live_one", anonymous_id=anon)])
     dash.post_events({"events": [make_event(event_name="purchase", value="x", anonymous_id=anon)]})

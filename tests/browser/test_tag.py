@@ -206,16 +206,20 @@ def test_a_blocked_tag_breaks_nothing_and_the_server_side_purchase_counts(server
     assert rows_for(server, base) == []
 
 
+def is_send(response) -> bool:
+    return "/v1/events" in response.url and response.request.method == "POST"
+
+
 def test_journey_keeps_the_campaign_and_the_server_set_anonymous_id(server, context, tag_url):
     base = shop(context, server)
     page = context.new_page()
     landing = base + "landing?gclid=TeSt123&utm_source=google&utm_medium=cpc&utm_campaign=spring"
-    page.goto(landing)
+    # The product page must know the visitor: wait for the landing's answer (and its cookie)
+    # to reach the browser, not only for its row, which is stored before the answer is sent.
+    with page.expect_response(is_send):
+        page.goto(landing)
     wait_rows(server, base, lambda r: len(r) == 1)
     page.goto(base + "product")
-
-    def is_send(response) -> bool:
-        return "/v1/events" in response.url and response.request.method == "POST"
 
     # Wait for the response itself: the rows are stored (and polled) before the browser reports
     # the response that acknowledged them, so a listener could still be empty here.

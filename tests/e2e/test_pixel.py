@@ -192,13 +192,13 @@ def test_status_polls_during_pixel_traffic_lose_nothing(server):
     statuses: list[int] = []
 
     def poll() -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             for _ in range(40):
                 r = client.get("/v1/admin/status", headers=server._admin_auth())
                 statuses.append(r.status_code)
 
     def hits(worker: int) -> None:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
             for i in range(150):
                 params = {
                     "k": server.public_key,

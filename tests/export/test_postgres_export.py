@@ -5,6 +5,7 @@ tests/attribution/test_spark.py."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from convtrack.cli import main
+from convtrack.errors import ConvtrackError
 from convtrack.export.stores import export_url
 from convtrack.store import open_store
 from convtrack.store.base import SpendRow
@@ -159,3 +161,36 @@ def test_the_cli_exports_a_postgresql_store(
     assert out.startswith("events: 5 day(s) written (15 rows)") and "spend 3 rows" in out, out
     assert main(args) == 0
     assert ", 5 unchanged;" in capsys.readouterr().out
+
+
+def export_held(url: str, out: str, started: Any, release: Any) -> None:
+    """A real export in another process, held at its first day until ``release`` is set."""
+
+    def hold(done: int, total: int, day: str) -> None:
+        if done == 0 and day:
+            started.set()
+            release.wait(60)
+
+    export_url(url, Path(out), progress=hold)
+
+
+def test_one_export_of_a_database_at_a_time_across_processes(
+    urls: dict[str, str], tmp_path: Path
+) -> None:
+    url, held_out = urls["postgresql"], tmp_path / "held"
+    context = multiprocessing.get_context("spawn")
+    started, release = context.Event(), context.Event()
+    other = context.Process(target=export_held, args=(url, str(held_out), started, release))
+    other.start()
+    try:
+        assert started.wait(60), "the other process's export did not start"
+        with pytest.raises(ConvtrackError) as busy:
+            export_url(url, tmp_path / "mine")  # another folder: still one export at a time
+        assert (busy.value.code, busy.value.status) == ("export_running", 409)
+        assert not (tmp_path / "mine").exists()
+    finally:
+        release.set()
+        other.join(60)
+    assert other.exitcode == 0
+    assert export_url(url, tmp_path / "mine").rows == len(journeys().events)  # its lock is gone
+    assert manifest(held_out)["days"] == manifest(tmp_path / "mine")["days"]

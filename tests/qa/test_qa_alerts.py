@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from convtrack.config import Settings
-from convtrack.qa.alerts import SIGNATURE_HEADER, Alerter, Condition, check
+from convtrack.qa.alerts import LEASE, SIGNATURE_HEADER, Alerter, Condition, check
 from convtrack.store import EventStore, open_store
 
 
@@ -70,6 +70,7 @@ def test_a_paused_destination_alerts_once_signed(store: EventStore, receiver: Re
     assert headers[SIGNATURE_HEADER] == "sha256=" + digest
     sent = json.loads(body)
     assert sent["alerts"][0]["details"]["destination"] == "meta"
+    assert "cleared_at" not in sent["alerts"][0]  # it holds
     listed = alerter.listing()
     assert listed["alerts"][0]["key"] == first[0]["key"] and listed["active"] == [first[0]["key"]]
     store.resume_destination("meta", datetime.now(UTC))
@@ -159,3 +160,64 @@ def test_dead_letter_surge_needs_the_threshold(store: EventStore) -> None:
     kinds = [c.kind for c in check(store, Settings(alert_dead_letters=3))]
     assert kinds == ["dead_letter_surge"]
     assert check(store, Settings(alert_dead_letters=4)) == []
+
+
+def test_an_alert_left_pending_by_a_stopped_node_is_posted_by_one_other(
+    store: EventStore, receiver: Receiver
+) -> None:
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    store.pause_destination("meta", "down", at)
+    now = [at]
+    nodes = [store] if store.url.startswith("duckdb") else [open_store(store.url) for _ in "bc"]
+    try:
+        settings = Settings(alert_webhook_url=receiver.url)
+        crashed = Alerter.from_settings(settings, store)
+        raised = crashed.fresh(check(store, settings, at), at)  # raised, then it stopped
+        assert [a["webhook"] for a in raised] == ["pending"]
+        others = [
+            Alerter(nodes[i % len(nodes)], url=receiver.url, clock=lambda: now[0]) for i in range(3)
+        ]
+
+        async def all_check() -> list[list[dict[str, Any]]]:
+            return list(await asyncio.gather(*(o.run_once(settings) for o in others)))
+
+        now[0] = at + LEASE - timedelta(seconds=1)  # the raiser's claim still holds
+        assert asyncio.run(all_check()) == [[], [], []] and receiver.received == []
+        now[0] = at + LEASE
+        posted = asyncio.run(all_check())
+        assert sorted(len(p) for p in posted) == [0, 0, 1] and len(receiver.received) == 1
+        sent = json.loads(receiver.received[0][1])["alerts"]
+        assert [a["key"] for a in sent] == [raised[0]["key"]]
+        stored = store.list_alerts(10)
+        assert [(a.webhook_status, a.claimed_at) for a in stored] == [("sent", at + LEASE)]
+        now[0] = at + 3 * LEASE
+        assert asyncio.run(all_check()) == [[], [], []] and len(receiver.received) == 1
+    finally:
+        for node in nodes:
+            if node is not store:
+                node.close()
+
+
+def test_an_alert_that_cleared_before_anyone_posted_it_is_posted_as_cleared(
+    store: EventStore, receiver: Receiver
+) -> None:
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    store.pause_destination("meta", "down", at)
+    settings = Settings(alert_webhook_url=receiver.url)
+    crashed = Alerter.from_settings(settings, store)
+    raised = crashed.fresh(check(store, settings, at), at)  # raised, then it stopped
+    store.resume_destination("meta", at + timedelta(seconds=30))
+    other = Alerter(store, url=receiver.url, clock=lambda: at + LEASE)
+    posted = asyncio.run(other.run_once(settings))  # clears it, then takes it over
+    assert [a["key"] for a in posted] == [raised[0]["key"]]
+    sent = json.loads(receiver.received[0][1])["alerts"]
+    assert [(a["key"], a["cleared_at"]) for a in sent] == [
+        (raised[0]["key"], "2026-03-02T12:02:00Z")
+    ]
+    assert [a.webhook_status for a in store.list_alerts(10)] == ["sent"]
+
+
+def test_the_lease_outlasts_a_post_with_all_its_retries(store: EventStore) -> None:
+    assert Alerter(store).claim_lease() == LEASE  # 3 x 10 s, pauses 1 + 2 s: well inside
+    slow = Alerter(store, attempts=5, timeout_seconds=30, backoff_seconds=2)
+    assert slow.claim_lease() >= timedelta(seconds=5 * 30 + 2 + 4 + 8 + 16)

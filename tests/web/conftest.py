@@ -7,8 +7,9 @@ starts the group-commit writer) is run by ``lifespan()`` below, as a server woul
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ import pytest
 
 from convtrack.config import Settings, load_settings
 from convtrack.server import App
+from pg import PgServer, start_server
 
 T = TypeVar("T")
 Scenario = Callable[[httpx.AsyncClient, App], Awaitable[Any]]
@@ -116,3 +118,23 @@ def asgi_lifespan() -> Callable[[App], Any]:
 @pytest.fixture
 def asgi_client() -> Callable[[App], httpx.AsyncClient]:
     return client_for
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One PostgreSQL server (tests/pg.py) for the tests of collectors sharing a store."""
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_settings(pg_server: PgServer, settings: Settings) -> Callable[[str], Settings]:
+    """``pg_settings(name)``: settings of one more collector on this test's PostgreSQL
+    database (its own data dir), as a node of a multi-collector deployment has."""
+    url = pg_server.url(pg_server.create_database())
+
+    def node(name: str) -> Settings:
+        return dataclasses.replace(settings, store=url, data_dir=settings.data_dir / name)
+
+    return node

@@ -119,14 +119,16 @@ def test_status_does_not_leak_secrets(
     serve(scenario)
 
 
-def test_unknown_admin_route_with_a_token_is_404(
+def test_unknown_admin_route_with_a_token_is_404_and_another_method_405(
     serve: Callable[..., Any], admin_headers: Headers, error_shape: ErrorShape
 ) -> None:
     async def scenario(client: httpx.AsyncClient, app: App) -> None:
         error_shape(await client.get("/v1/admin/nope", headers=admin_headers()), 404, "not_found")
-        error_shape(
-            await client.delete("/v1/admin/keys", headers=admin_headers()), 404, "not_found"
-        )
+        wrong = await client.delete("/v1/admin/keys", headers=admin_headers())
+        error_shape(wrong, 405, "method_not_allowed")
+        assert wrong.headers["allow"] == "GET, POST"
+        replay = await client.get("/v1/admin/quarantine/replay", headers=admin_headers())
+        error_shape(replay, 405, "method_not_allowed")  # a fixed path, not a reject id
 
     serve(scenario)
 
@@ -185,6 +187,30 @@ def test_bad_admin_bodies(
             422,
             "invalid_key_kind",
         )
+
+    serve(scenario)
+
+
+def test_the_body_type_curl_sends_by_default_is_read_as_json_and_others_are_415(
+    serve: Callable[..., Any], admin_headers: Headers, error_shape: ErrorShape
+) -> None:
+    async def scenario(client: httpx.AsyncClient, app: App) -> None:
+        body = b'{"name": "from-curl"}'
+        form = {**admin_headers(), "content-type": "application/x-www-form-urlencoded"}
+        made = await client.post("/v1/admin/keys", content=body, headers=form)
+        assert made.status_code == 200, made.text
+        assert made.json()["name"] == "from-curl"
+        error_shape(
+            await client.post("/v1/admin/keys", content=b"name=x", headers=form),
+            400,
+            "malformed_json",
+        )
+        xml = {**admin_headers(), "content-type": "application/xml"}
+        refused = await client.post("/v1/admin/keys", content=body, headers=xml)
+        error_shape(refused, 415, "unsupported_media_type")
+        assert refused.headers["connection"] == "close"  # its body was not read
+        listed = await client.get("/v1/admin/keys", headers=admin_headers())
+        assert [k["name"] for k in listed.json()["keys"]] == ["from-curl"]
 
     serve(scenario)
 

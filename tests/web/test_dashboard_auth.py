@@ -5,6 +5,7 @@ server sharing it."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 from collections.abc import Callable, Iterator
@@ -18,12 +19,21 @@ import pytest
 from convtrack.config import Settings
 from convtrack.server import App
 from convtrack.store import EventStore, open_store
+from convtrack.store.dashboard_model import address_hash
 from convtrack.web.dashboard import PAGE_PATHS
-from convtrack.web.session import MAX_FAILURES, DashboardAuth, FailedSignIns, Sessions
+from convtrack.web.session import (
+    FAILURE_WINDOW,
+    MAX_FAILURES,
+    PURGE_EVERY,
+    DashboardAuth,
+    FailedSignIns,
+    Sessions,
+)
 
 ErrorShape = Callable[[httpx.Response, int, str], dict[str, Any]]
 Headers = Callable[[], dict[str, str]]
 SECRET = "a-dashboard-secret-for-tests"
+KEY = SECRET.encode()
 APIS = [
     "/v1/reports/attribution",
     "/v1/reports/conversions",
@@ -194,15 +204,106 @@ def test_failed_sign_ins_are_limited_per_address(
     serve(scenario, with_secret)
 
 
-def test_the_failure_counter_forgets_after_its_window() -> None:
+def test_the_failure_counter_forgets_after_its_window(store: EventStore) -> None:
     now = [1000.0]
-    failures = FailedSignIns(clock=lambda: now[0])
+    failures = FailedSignIns(store, KEY, clock=lambda: now[0])
     for _ in range(MAX_FAILURES):
-        failures.failed("192.0.2.1")
-    assert failures.retry_after("192.0.2.1") > 0
-    assert failures.retry_after("192.0.2.2") == 0  # per address
-    now[0] += 15 * 60 + 1
-    assert failures.retry_after("192.0.2.1") == 0
+        assert failures.attempt("192.0.2.1") == 0
+    assert failures.attempt("192.0.2.1") == FAILURE_WINDOW + 1
+    now[0] += 60
+    assert failures.attempt("192.0.2.1") == FAILURE_WINDOW - 60 + 1  # from the first attempt
+    assert failures.attempt("192.0.2.2") == 0  # per address
+    now[0] += FAILURE_WINDOW - 60
+    assert failures.attempt("192.0.2.1") == 0
+
+
+def test_a_sign_in_forgets_the_failures(store: EventStore) -> None:
+    failures = FailedSignIns(store, KEY, clock=lambda: 1000.0)
+    for _ in range(MAX_FAILURES):
+        failures.attempt("192.0.2.1")
+    failures.succeeded("192.0.2.1")
+    assert [failures.attempt("192.0.2.1") for _ in range(MAX_FAILURES)] == [0] * MAX_FAILURES
+    assert failures.attempt("192.0.2.1") > 0
+    rows = store.query("SELECT * FROM signin_failures").rows
+    assert "192.0.2.1" not in str(rows)  # only the address's hash is stored
+
+
+def attempts_stored(store: EventStore) -> dict[str, int]:
+    rows = store.query("SELECT ip_hash, attempts FROM signin_failures").rows
+    return {row[0]: row[1] for row in rows}
+
+
+def test_the_address_is_kept_as_a_keyed_hash_and_ipv6_counts_by_its_64(
+    store: EventStore,
+) -> None:
+    failures = FailedSignIns(store, KEY, clock=lambda: 1000.0)
+    failures.attempt("192.0.2.1")
+    keyed = address_hash("192.0.2.1", KEY)
+    assert attempts_stored(store) == {keyed: 1}
+    assert keyed != address_hash("192.0.2.1") != hashlib.sha256(b"192.0.2.1").hexdigest()
+    for host in range(MAX_FAILURES):  # one /64, many hosts: one count
+        failures.attempt(f"2001:db8:1:2::{host + 1:x}")
+    assert failures.attempt("2001:db8:1:2:ffff::1") > 0
+    assert failures.attempt("2001:db8:1:3::1") == 0  # the next /64
+
+
+def test_a_locked_out_address_is_answered_from_memory_and_purges_are_spaced(
+    store: EventStore,
+) -> None:
+    now = [1000.0]
+    failures = FailedSignIns(store, KEY, clock=lambda: now[0])
+    for _ in range(MAX_FAILURES + 1):
+        failures.attempt("192.0.2.1")
+    hashed = address_hash("192.0.2.1", KEY)
+    assert attempts_stored(store)[hashed] == MAX_FAILURES + 1
+    waits = [failures.attempt("192.0.2.1") for _ in range(50)]
+    assert waits == [FAILURE_WINDOW + 1] * 50
+    assert attempts_stored(store)[hashed] == MAX_FAILURES + 1  # no store write for them
+    # an ended window's row goes at the first purge PURGE_EVERY after the one before
+    failures.attempt("192.0.2.9")  # its window ends at 1000 + FAILURE_WINDOW
+    now[0] += FAILURE_WINDOW - 10
+    failures.attempt("192.0.2.2")  # a purge (the last was at 1000): nothing has ended yet
+    now[0] += 20
+    failures.attempt("192.0.2.2")  # too soon for another purge
+    assert address_hash("192.0.2.9", KEY) in attempts_stored(store)
+    now[0] += PURGE_EVERY
+    failures.attempt("192.0.2.2")
+    assert address_hash("192.0.2.9", KEY) not in attempts_stored(store)
+    assert failures.attempt("192.0.2.1") == 0  # its lockout ended with its window
+
+
+def test_failed_sign_ins_are_limited_across_collectors_sharing_a_store(
+    pg_settings: Callable[[str], Settings], asgi_lifespan: Callable[[App], Any]
+) -> None:
+    nodes = [
+        dataclasses.replace(pg_settings(name), dashboard_secret=SECRET) for name in ("a", "b")
+    ]  # two collectors, each with its own store process: two PostgreSQL sessions
+
+    def client(app: App, ip: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(ip, 40000))  # type: ignore[arg-type]
+        return httpx.AsyncClient(transport=transport, base_url="http://convtrack.test")
+
+    async def scenario() -> None:
+        apps = [App(settings) for settings in nodes]
+        async with asgi_lifespan(apps[0]), asgi_lifespan(apps[1]):
+            both = [client(app, "203.0.113.50") for app in apps]
+            for i in range(MAX_FAILURES - 1):
+                assert (await sign_in(both[i % 2], "wrong")).status_code == 401
+            assert (await sign_in(both[1])).status_code == 303  # a sign-in forgets them
+            for i in range(MAX_FAILURES):  # so five more tries, spread over both nodes
+                assert (await sign_in(both[i % 2], "wrong")).status_code == 401
+            for node in both:  # locked out on every node, even with the right secret
+                locked = await sign_in(node)
+                assert locked.status_code == 429, locked.text
+                assert 0 < int(locked.headers["retry-after"]) <= FAILURE_WINDOW + 1
+                assert locked.headers["content-type"].startswith("text/html")
+                assert "Too many failed sign-ins" in locked.text
+            elsewhere = client(apps[0], "203.0.113.51")
+            assert (await sign_in(elsewhere)).status_code == 303  # per address
+            for c in (*both, elsewhere):
+                await c.aclose()
+
+    asyncio.run(scenario())
 
 
 def test_sessions_expire_and_are_purged_at_the_next_sign_in(store: EventStore) -> None:

@@ -93,6 +93,22 @@ def test_every_route_is_in_the_document_and_described(serve: Callable[..., Any])
             assert (ROOT / op.docs.split("#")[0]).is_file(), op
 
 
+BARE_ANSWERS = {("get", "/openapi.json")}  # JSON answers described only as "an object"
+
+
+def test_every_json_get_answer_is_described(serve: Callable[..., Any]) -> None:
+    """No read endpoint answers a bare JSON object in the document: each names its schema
+    (tests/web/test_openapi_answers.py checks the schemas against real answers)."""
+    doc, _ = get_document(serve)
+    bare = set()
+    for path, method, op in operations(doc):
+        for answer in op["responses"].values():
+            schema = answer.get("content", {}).get("application/json", {}).get("schema")
+            if method == "get" and schema == {"type": "object"}:
+                bare.add((method, path))
+    assert bare == BARE_ANSWERS
+
+
 def test_every_documented_operation_is_served_with_its_method(
     serve: Callable[..., Any], admin_headers: Headers
 ) -> None:

@@ -87,7 +87,9 @@ def params_from(query: Mapping[str, Sequence[str]]) -> Params:
     grain = one("grain")
     if grain is not None and grain not in GRAINS:
         raise _bad(f"grain must be one of {', '.join(GRAINS)}, got {grain!r}")
-    compare = (one("compare") or "false").lower() in ("1", "true", "yes")
+    compare = (one("compare") or "false").lower()
+    if compare not in ("1", "true", "yes", "0", "false", "no"):
+        raise _bad(f"compare must be true or false, got {compare!r}")
     start, end = parse_day(one("from"), "from"), parse_day(one("to"), "to")
     if start and end and start >= end:
         raise _bad("to must be after from (to is the first day left out)")
@@ -95,7 +97,7 @@ def params_from(query: Mapping[str, Sequence[str]]) -> Params:
     if currency is not None and (len(currency) != 3 or not currency.isupper()):
         raise _bad(f"currency must be an ISO 4217 code like EUR, got {currency!r}")
     return Params(
-        list(query.get("model") or [DEFAULT_MODEL]), compare, level,
+        list(query.get("model") or [DEFAULT_MODEL]), compare in ("1", "true", "yes"), level,
         start, end, grain, currency,
     )  # fmt: skip
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from convtrack.asgi import (
+    JSON_MEDIA,
     Receive,
     Scope,
     Send,
@@ -35,7 +36,6 @@ from convtrack.forward.routing import Router
 from convtrack.plan.active import ActivePlan
 from convtrack.store.writer import Writer
 
-_ACCEPTED_TYPES = (b"application/json", b"text/plain")
 _BEFORE_BODY = frozenset({401, 405, 415})  # refused before the body was read
 __all__ = ["EventsEndpoint", "client_ip", "cors_headers", "preflight", "quarantine_record"]
 
@@ -117,7 +117,7 @@ class EventsEndpoint:
         self, scope: Scope, receive: Receive
     ) -> tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]:
         ctype = (header(scope, b"content-type") or b"application/json").split(b";")[0].strip()
-        if ctype.lower() not in _ACCEPTED_TYPES:
+        if ctype.lower() not in JSON_MEDIA:
             raise ConvtrackError(
                 "unsupported_media_type",
                 "Send the body as application/json or text/plain JSON.",

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, header, send_bytes, send_json
+from convtrack.asgi import JSON_MEDIA, Receive, Scope, Send, header, send_bytes, send_json
 from convtrack.collect.auth import MISSING, KeyRing, key_from_authorization
 from convtrack.collect.body import decode_json, read_decoded_body
 from convtrack.collect.events_api import client_ip, cors_headers
@@ -35,7 +35,7 @@ from convtrack.collect.segment_map import (
 from convtrack.errors import ConvtrackError
 from convtrack.store.base import KeyRecord
 
-_ACCEPTED_TYPES = (b"application/json", b"text/plain", b"")
+_ACCEPTED_TYPES = (*JSON_MEDIA, b"")
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"POST, OPTIONS"),
     (b"access-control-allow-headers", b"authorization, content-type, content-encoding"),

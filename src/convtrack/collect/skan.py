@@ -127,7 +127,7 @@ class SkanEndpoint:
     ) -> None:
         try:
             raw: Any = msgspec.json.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raw = {"body": body.decode("utf-8", "replace")}
         ua = header(scope, b"user-agent")
         origin = Origin(
@@ -146,8 +146,8 @@ class SkanEndpoint:
 def _object(body: bytes) -> dict[str, Any]:
     try:
         value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise BadPostback("malformed_json", "the body is not JSON") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise BadPostback("malformed_json", "the body is not UTF-8 JSON") from None
     if not isinstance(value, dict):
         raise BadPostback("malformed_json", "the body must be one JSON object")
     return value

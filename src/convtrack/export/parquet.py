@@ -38,6 +38,14 @@ MANIFEST = "manifest.json"
 LAYOUT_VERSION = 1
 LEFT_OUT = frozenset({"pii_raw"})
 SIDE_TABLES = ("identity_people", "spend")
+
+
+def export_running() -> ConvtrackError:
+    """409 ``export_running``: another export holds the lock (a new error each time: a raised
+    exception keeps its traceback)."""
+    return ConvtrackError("export_running", "An export is running; try again later.", 409)
+
+
 PART = "part-0.parquet"
 
 T = TypeVar("T")

@@ -6,6 +6,11 @@ PostgreSQL takes readers beside its writers, so the CLI connects itself (a runni
 transaction through a server-side cursor, ``BATCH`` rows at a time, and written as a Parquet
 row group per batch: memory stays bounded by a batch whatever the size of a day or the table.
 
+One export of a database runs at a time, whichever process (collector or CLI) runs it: the lake
+takes a session-level advisory lock (``EXPORT_LOCK``) first and keeps it until its connection
+closes (a crashed process's session ends, and its lock with it); when another export holds it
+the export is refused with 409 ``export_running``.
+
 The Parquet schema is DuckDB's (``duckdb_lake.lake_schemas``): every column the lake has is
 cast here to the same Arrow type (``numeric`` to DuckDB's ``DECIMAL(p,s)``, ``jsonb`` to text,
 ``timestamptz`` to UTC microseconds), so Spark reads a lake from either engine the same way.
@@ -25,10 +30,11 @@ import pyarrow.parquet as pq
 
 from convtrack.errors import ConvtrackError
 from convtrack.export.duckdb_lake import lake_schemas
-from convtrack.export.parquet import DayStats
+from convtrack.export.parquet import DayStats, export_running
 
 BATCH = 20_000  # rows per fetch and per row group
 DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
+EXPORT_LOCK = 0x63746578  # pg_try_advisory_lock key ("ctex"): one export per database
 
 
 class PostgresLake:
@@ -41,7 +47,14 @@ class PostgresLake:
         self._layouts: dict[str, tuple[str, pa.Schema]] = {}
 
     def close(self) -> None:
-        self.con.close()
+        self.con.close()  # ends the session: its export lock goes with it
+
+    def lock_export(self) -> None:
+        """Take the export lock for this lake's session; ``export_running()`` when another
+        session holds it (never waits)."""
+        row = self.con.execute("SELECT pg_try_advisory_lock(%s)", [EXPORT_LOCK]).fetchone()
+        if not (row and row[0]):
+            raise export_running()
 
     def day_stats(self, start: date | None, end: date | None) -> list[DayStats]:
         where, params = _bounds(start, end)

@@ -69,6 +69,7 @@ def _from_postgres(
 
     lake = PostgresLake(url)
     try:
+        lake.lock_export()  # one export of this database at a time, across processes
         return export_parquet(lake, out, start, end, progress)
     finally:
         lake.close()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from convtrack.config import Settings
-from convtrack.errors import ConvtrackError
+from convtrack.errors import ConfigError, ConvtrackError
 from convtrack.forward.destination import get, registry
 from convtrack.forward.enabled import enabled_names
 from convtrack.forward.transport import DEFAULT_TIMEOUT, send
@@ -107,8 +107,11 @@ async def test(name: str, env: Mapping[str, str] | None = None) -> dict[str, Any
     GA4's debug endpoint, …) and say what the platform made of it."""
     _known(name)
     destination = get(name)
-    config = destination.config_from_env(os.environ if env is None else env)
-    request = destination.test_request(config)
+    try:
+        config = destination.config_from_env(os.environ if env is None else env)
+        request = destination.test_request(config)
+    except ConfigError as exc:  # the request is fine; this server's settings cannot test it
+        raise ConvtrackError("destination_not_testable", exc.message, status=409) from exc
     async with httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, trust_env=False) as client:
         outcome = await send(request, client, destination)
     return {

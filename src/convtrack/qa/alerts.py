@@ -5,10 +5,17 @@
 keeps alerts in the store (table ``alerts``, migration 0016), so every collector sharing it
 lists the same alerts at ``GET /v1/qa/alerts`` and a restart forgets nothing. A condition's
 open alert is stored under its key with ``INSERT … ON CONFLICT DO NOTHING``: it alerts once
-while it lasts, and only the node whose insert won posts it — one post per condition across
-nodes. When a condition no longer holds its alert is closed (``cleared_at`` set, the row's key
-renamed, ``condition`` keeping it), so it alerts again if it comes back. Closed alerts are
-deleted ``KEEP_DAYS`` after they cleared.
+while it lasts. When a condition no longer holds its alert is closed (``cleared_at`` set, the
+row's key renamed, ``condition`` keeping it), so it alerts again if it comes back. Closed
+alerts are deleted ``KEEP_DAYS`` after they cleared.
+
+Posting is claimed (``claimed_at``, migration 0018): the node whose insert won holds the new
+alert's claim and posts it. A pending alert whose claim is older than the lease (``LEASE``, or
+longer when a post with all its retries may take longer) was left by a node that stopped
+before posting: the next check on any node claims it again — one UPDATE, so one claimer wins
+— and posts it with its own. Each alert is thus posted by one node, and still posted when its
+raiser dies; a node that dies after posting but before recording it gets it posted twice (at
+least once, never lost). An outcome is recorded only under the claim it was posted with.
 
 New alerts are posted to ``alert_webhook_url`` as JSON, signed with HMAC-SHA256 when a secret
 is set (``X-Convtrack-Signature: sha256=<hex of the body>``). A post is tried ``attempts``
@@ -22,7 +29,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +49,7 @@ OPEN_LISTED = 1000  # at most this many open conditions listed as "active"
 POSTED = ("key", "kind", "message", "details", "raised_at")  # what the webhook body holds
 SIGNATURE_HEADER = "x-convtrack-signature"
 QUOTED_AT = '"at"'
+LEASE = timedelta(minutes=2)  # a pending alert's claim older than this is taken over
 
 
 @dataclass(frozen=True)
@@ -123,6 +131,8 @@ class Alerter:
     timeout_seconds: float = 10.0
     keep_days: int = KEEP_DAYS
     transport: httpx.AsyncBaseTransport | None = None  # tests and fakes swap the network
+    lease: timedelta = LEASE
+    clock: Callable[[], datetime] = utcnow  # tests move time (the lease) without sleeping
 
     @classmethod
     def from_settings(cls, settings: Settings, store: EventStore) -> Alerter:
@@ -131,19 +141,37 @@ class Alerter:
     def fresh(self, conditions: Iterable[Condition], now: datetime) -> list[dict[str, Any]]:
         """Close the alerts whose condition cleared, raise the rest: the alerts this call
         raised (an open one, raised here before or by another node, is not raised again)."""
+        return [view(r) for r in self._raise(conditions, now)]
+
+    def _raise(self, conditions: Iterable[Condition], now: datetime) -> list[AlertRecord]:
+        """``fresh``'s records: a pending one is claimed at ``now`` by this node."""
         conditions = list(conditions)
         self.store.clear_alerts([c.key for c in conditions], now)
-        status = "pending" if self.url else "not_configured"
+        status, claimed = ("pending", now) if self.url else ("not_configured", None)
         raised = [
-            AlertRecord(c.key, c.kind, c.message, c.details, now, webhook_status=status)
+            AlertRecord(
+                c.key, c.kind, c.message, c.details, now, webhook_status=status, claimed_at=claimed
+            )
             for c in conditions
         ]
-        alerts = [view(r) for r in raised if self.store.raise_alert(r)]
+        won = [r for r in raised if self.store.raise_alert(r)]
         self.store.purge_alerts(now - timedelta(days=self.keep_days))
-        return alerts
+        return won
+
+    def claim_lease(self) -> timedelta:
+        """``lease``, or longer when one post (every attempt timing out, with its pauses) may
+        outlast it: a claim must not lapse while its holder still posts."""
+        pauses = sum(self.backoff_seconds * 2**i for i in range(max(self.attempts - 1, 0)))
+        longest = self.attempts * self.timeout_seconds + pauses
+        return max(self.lease, timedelta(seconds=2 * longest))
 
     def body(self, alerts: list[dict[str, Any]]) -> bytes:
-        payload = [{k: a[k] for k in POSTED if k in a} for a in alerts]
+        # A taken-over alert may have cleared before anyone posted it: it says so.
+        payload = [
+            {k: a[k] for k in POSTED if k in a}
+            | ({"cleared_at": a["cleared_at"]} if a.get("cleared_at") else {})
+            for a in alerts
+        ]
         return msgspec.json.encode({"type": "convtrack.alerts", "alerts": payload})
 
     def headers(self, body: bytes) -> dict[str, str]:
@@ -185,19 +213,26 @@ class Alerter:
         return outcome == "sent"
 
     async def run_once(self, settings: Settings) -> list[dict[str, Any]]:
-        """Check, raise what is new (on this node only what its insert won), post it."""
-        now = utcnow()
-        conditions = await asyncio.to_thread(check, self.store, settings, now)
-        alerts = await asyncio.to_thread(self.fresh, conditions, now)
+        """Check, raise what is new (on this node only what its insert won), take over the
+        pending alerts whose claim lapsed, and post them all: the alerts this node raised or
+        posted."""
+        conditions = await asyncio.to_thread(check, self.store, settings, self.clock())
+        now = self.clock()  # after the check, which may be slow: the claims start here
+        records = await asyncio.to_thread(self._raise, conditions, now)
+        if self.url:
+            taken = await asyncio.to_thread(self.store.claim_alerts, now, self.claim_lease())
+            records += taken  # claimed at now
+        alerts = [view(r) for r in records]
         if alerts and self.url:
             await self.post(alerts)
             first = alerts[0]  # one request: one outcome for all of them
             await asyncio.to_thread(
                 self.store.record_alert_delivery,
-                [a["key"] for a in alerts],
+                [r.key for r in records],  # the rows' keys (a cleared one's is renamed)
                 first["webhook"],
                 first["webhook_attempts"],
                 first["webhook_error"],
+                now,  # only while still under this node's claim
             )
         return alerts
 

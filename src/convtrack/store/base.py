@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -309,17 +309,45 @@ class EventStore(abc.ABC):
     def purge_expired_sessions(self, now: datetime) -> int:
         """Delete the sessions expired by ``now``; how many."""
 
+    # failed dashboard sign-ins (migration 0018; web/session.py)
+    @abc.abstractmethod
+    def note_signin_attempt(
+        self, ip_hash: str, now: datetime, window: timedelta, purge: bool = True
+    ) -> tuple[datetime, int]:
+        """Count one sign-in attempt from the address with this hash (``address_hash``):
+        the start of its window and its attempts in that window, this one included. A window
+        starts at the first attempt after the last one ended (``window`` long); with
+        ``purge``, rows of ended windows are deleted. Atomic: racing attempts from any node
+        all count."""
+
+    @abc.abstractmethod
+    def clear_signin_attempts(self, ip_hash: str) -> None:
+        """Forget the address's attempts (it signed in)."""
+
     @abc.abstractmethod
     def raise_alert(self, alert: AlertRecord) -> bool:
         """Insert an open alert under its condition's key (``INSERT … ON CONFLICT DO
         NOTHING``); False, writing nothing, when that condition's alert is open already —
-        raised by this node or another. The caller that gets True posts the webhook."""
+        raised by this node or another. The caller that gets True holds the webhook's claim
+        (the alert's ``claimed_at``) and posts it."""
+
+    @abc.abstractmethod
+    def claim_alerts(self, now: datetime, lease: timedelta) -> list[AlertRecord]:
+        """Claim, at ``now``, every pending alert (open or cleared) never claimed or claimed
+        at ``now - lease`` or before (its claimer stopped before posting): the alerts claimed,
+        oldest raised first. Each alert goes to one of any number of racing claimers."""
 
     @abc.abstractmethod
     def record_alert_delivery(
-        self, keys: Sequence[str], status: str, attempts: int, error: str
+        self,
+        keys: Sequence[str],
+        status: str,
+        attempts: int,
+        error: str,
+        claimed_at: datetime | None = None,
     ) -> None:
-        """Record how posting these (open) alerts' webhook went."""
+        """Record how posting these alerts' (row keys) webhook went; with ``claimed_at``, only
+        on those still under that claim (not taken over since)."""
 
     @abc.abstractmethod
     def clear_alerts(self, active: Sequence[str], now: datetime) -> list[str]:

@@ -1,11 +1,12 @@
 # ruff: noqa: S608  (SQL text is fixed here; every value is a parameter)
-"""The parts of the store written once for both engines: write keys, dashboard sessions and
-alerts.
+"""The parts of the store written once for both engines: write keys, dashboard sessions,
+failed sign-ins and alerts.
 
 ``KeysParts`` and ``DashboardParts`` are mixins of ``DuckDBStore`` and ``PostgresStore``
-(store/dashboard_model.py says what the session and alert rows mean). Their SQL is the same
-on both engines but for a few spellings, which ``Spelling`` holds: the parameter mark
-(``?`` / ``%s``), membership in a list parameter and a JSON parameter. Writes run in the
+(store/dashboard_model.py says what the session, sign-in and alert rows mean). Their SQL is
+the same on both engines but for a few spellings, which ``Spelling`` holds: the parameter mark
+(``?`` / ``%s``), membership in a list parameter, a JSON parameter and row locks that skip
+rows another transaction holds (PostgreSQL only: DuckDB has one writer). Writes run in the
 store's ``_transaction()``, reads on a reader cursor through ``_reading``.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
@@ -42,6 +43,7 @@ class Spelling:
     mark: str
     member: str  # with {column} and {mark}
     json_mark: str  # a JSON text parameter
+    skip_locked: str = ""  # after a SELECT: lock its rows, skipping those locked elsewhere
 
     def sql(self, text: str) -> str:
         """``text`` with each ``{p}`` a parameter mark."""
@@ -52,7 +54,7 @@ class Spelling:
 
 
 DUCKDB = Spelling("?", "list_contains(CAST({mark} AS VARCHAR[]), {column})", "?")
-POSTGRES = Spelling("%s", "{column} = ANY({mark}::text[])", "%s::jsonb")
+POSTGRES = Spelling("%s", "{column} = ANY({mark}::text[])", "%s::jsonb", " FOR UPDATE SKIP LOCKED")
 
 
 class _Part:
@@ -107,7 +109,8 @@ class KeysParts(_Part):
 
 
 class DashboardParts(_Part):
-    """Dashboard sessions and alerts (migration 0016_dashboard_sessions_alerts)."""
+    """Dashboard sessions and alerts (migration 0016_dashboard_sessions_alerts), failed
+    sign-ins and alert claims (0018_signin_failures_alert_claims)."""
 
     # -- sessions -------------------------------------------------------------------------
     def create_session(self, session: StoredSession) -> None:
@@ -140,6 +143,38 @@ class DashboardParts(_Part):
         sql = "DELETE FROM dashboard_sessions WHERE expires_at <= {p} RETURNING 1"
         return len(self._write(sql, [now]))
 
+    # -- failed sign-ins ------------------------------------------------------------------
+    def note_signin_attempt(
+        self, ip_hash: str, now: datetime, window: timedelta, purge: bool = True
+    ) -> tuple[datetime, int]:
+        """Count one attempt in one statement (racing nodes each count), then delete ended
+        windows. The purge only takes rows no one else holds (it never waits), and the
+        count waits while holding nothing, so concurrent attempts cannot deadlock."""
+        sp, ended = self._spelling, now - window
+        count = (
+            "INSERT INTO signin_failures (ip_hash, first_at, attempts) VALUES ({p}, {p}, 1)"
+            " ON CONFLICT (ip_hash) DO UPDATE SET"
+            " attempts = CASE WHEN signin_failures.first_at <= {p} THEN 1"
+            " ELSE signin_failures.attempts + 1 END,"
+            " first_at = CASE WHEN signin_failures.first_at <= {p} THEN excluded.first_at"
+            " ELSE signin_failures.first_at END"
+            " RETURNING first_at, attempts"
+        )
+        delete = (
+            "DELETE FROM signin_failures WHERE ip_hash IN (SELECT ip_hash FROM signin_failures"
+            f" WHERE first_at <= {{p}}{sp.skip_locked})"
+        )
+        with self._transaction() as con:
+            first_at, attempts = con.execute(
+                sp.sql(count), [ip_hash, now, ended, ended]
+            ).fetchall()[0]
+            if purge:
+                con.execute(sp.sql(delete), [ended])
+        return first_at, int(attempts)
+
+    def clear_signin_attempts(self, ip_hash: str) -> None:
+        self._write("DELETE FROM signin_failures WHERE ip_hash = {p} RETURNING 1", [ip_hash])
+
     # -- alerts ---------------------------------------------------------------------------
     def raise_alert(self, alert: AlertRecord) -> bool:
         sp = self._spelling
@@ -152,15 +187,34 @@ class DashboardParts(_Part):
             details = msgspec.json.encode(alert.details).decode()
             return bool(con.execute(sql, alert.row(details)).fetchall())
 
+    def claim_alerts(self, now: datetime, lease: timedelta) -> list[AlertRecord]:
+        """One UPDATE: on PostgreSQL a racing claimer waits for the row, then finds it
+        claimed at a time within the lease and skips it."""
+        sql = (
+            "UPDATE alerts SET claimed_at = {p} WHERE webhook_status = 'pending'"
+            f" AND (claimed_at IS NULL OR claimed_at <= {{p}}) RETURNING {_ALERTS}"
+        )
+        claimed = [alert_from_row(r) for r in self._write(sql, [now, now - lease])]
+        return sorted(claimed, key=lambda a: (a.raised_at or now, a.key))
+
     def record_alert_delivery(
-        self, keys: Sequence[str], status: str, attempts: int, error: str
+        self,
+        keys: Sequence[str],
+        status: str,
+        attempts: int,
+        error: str,
+        claimed_at: datetime | None = None,
     ) -> None:
         sql = (
             "UPDATE alerts SET webhook_status = {p}, webhook_attempts = {p}, webhook_error = {p}"
             f" WHERE {self._spelling.in_list('key')}"
         )
+        params: list[Any] = [status, attempts, error, list(keys)]
+        if claimed_at is not None:
+            sql += " AND claimed_at = {p}"
+            params.append(claimed_at)
         with self._transaction() as con:
-            con.execute(self._spelling.sql(sql), [status, attempts, error, list(keys)])
+            con.execute(self._spelling.sql(sql), params)
 
     def clear_alerts(self, active: Sequence[str], now: datetime) -> list[str]:
         """Close the open alerts whose condition is not among ``active``; their conditions."""

@@ -6,7 +6,7 @@ group-commit writer's interface and queues events for the child; ``RemoteStore``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from convtrack.events import Event, Rejected
@@ -211,10 +211,28 @@ class RemoteStore(EventStore):
     def raise_alert(self, alert: AlertRecord) -> bool:
         return bool(self._process.call("raise_alert", alert))
 
+    def claim_alerts(self, now: datetime, lease: timedelta) -> list[AlertRecord]:
+        return list(self._process.call("claim_alerts", now, lease))
+
     def record_alert_delivery(
-        self, keys: Sequence[str], status: str, attempts: int, error: str
+        self,
+        keys: Sequence[str],
+        status: str,
+        attempts: int,
+        error: str,
+        claimed_at: datetime | None = None,
     ) -> None:
-        self._process.call("record_alert_delivery", list(keys), status, attempts, error)
+        self._process.call("record_alert_delivery", list(keys), status, attempts, error, claimed_at)
+
+    def note_signin_attempt(
+        self, ip_hash: str, now: datetime, window: timedelta, purge: bool = True
+    ) -> tuple[datetime, int]:
+        call = self._process.call
+        first_at, attempts = call("note_signin_attempt", ip_hash, now, window, purge)
+        return first_at, int(attempts)
+
+    def clear_signin_attempts(self, ip_hash: str) -> None:
+        self._process.call("clear_signin_attempts", ip_hash)
 
     def clear_alerts(self, active: Sequence[str], now: datetime) -> list[str]:
         return list(self._process.call("clear_alerts", list(active), now))

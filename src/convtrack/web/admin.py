@@ -16,7 +16,16 @@ from urllib.parse import parse_qs
 import msgspec
 
 from convtrack import __version__
-from convtrack.asgi import Receive, Scope, Send, header, read_body, send_error, send_json
+from convtrack.asgi import (
+    CLOSE,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_json,
+    send_error,
+    send_json,
+)
 from convtrack.errors import ConvtrackError
 from convtrack.keys import create_key, key_view
 from convtrack.plan import PlanError
@@ -81,11 +90,13 @@ class AdminApi:
         try:
             self._authorise(scope)
             route = (scope["method"], scope["path"])
-            handler = self.routes().get(route)
-            if handler is None and self.quarantine is not None:
+            routes = self.routes()
+            handler = routes.get(route)
+            fixed = any(path == route[1] for _, path in routes)  # not an id: .../replay
+            if handler is None and not fixed and self.quarantine is not None:
                 handler = self.quarantine.item_route(*route)
             if handler is None:
-                raise ConvtrackError("not_found", f"No admin endpoint {route[0]} {route[1]}.", 404)
+                raise self._no_route(*route)
             result = await handler(scope, receive)
         except ConvtrackError as err:
             await send_error(send, err)
@@ -94,6 +105,18 @@ class AdminApi:
 
     def _authorise(self, scope: Scope) -> None:
         require_token(scope, self.token)
+
+    def _no_route(self, method: str, path: str) -> ConvtrackError:
+        """405 for a known path asked with another method (its methods in ``Allow``), else 404."""
+        allowed = sorted(m for m, p in self.routes() if p == path)
+        if self.quarantine is not None and self.quarantine.item_route("GET", path):
+            allowed = ["GET"]
+        if allowed:
+            methods = ", ".join(allowed)
+            message = f"{path} takes {methods}, not {method}."
+            headers = {"allow": methods, **CLOSE}  # its body is left unread
+            return ConvtrackError("method_not_allowed", message, 405, headers=headers)
+        return ConvtrackError("not_found", f"No admin endpoint {method} {path}.", 404)
 
     def routes(self) -> dict[tuple[str, str], Any]:
         return {
@@ -115,7 +138,7 @@ class AdminApi:
     async def _body(
         self, receive: Receive, scope: Scope, kind: type[Any], limit: int = 1_048_576
     ) -> Any:
-        raw = await read_body(receive, limit, header(scope, b"content-length"))
+        raw = await read_json(scope, receive, limit)
         try:
             return msgspec.json.decode(raw, type=kind)
         except msgspec.ValidationError as exc:  # first: it is a subclass of DecodeError
@@ -154,20 +177,15 @@ class AdminApi:
 
     async def _events(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        cursor = None
-        if "after_received_at" in query and "after_event_id" in query:
-            try:
-                when = datetime.fromisoformat(query["after_received_at"][0])
-            except ValueError:
-                raise ConvtrackError(
-                    "invalid_cursor", "after_received_at must be ISO 8601."
-                ) from None
-            cursor = (when, query["after_event_id"][0])
+        cursor = _cursor(query)
         try:
             raw_limit = (query.get("last") or query.get("limit") or ["100"])[0]
-            limit = min(max(int(raw_limit), 0), 1000)
+            limit = min(int(raw_limit), 1000)
         except ValueError:
-            raise ConvtrackError("invalid_limit", "limit must be an integer 1..1000.") from None
+            limit = -1
+        if limit < 0:
+            message = "limit must be a whole number from 0 (more than 1000 return 1000)."
+            raise ConvtrackError("invalid_limit", message)
         if "last" in query:
             rows = await asyncio.to_thread(self.store.last_events, limit)
         else:
@@ -191,14 +209,15 @@ class AdminApi:
         """``convtrack export`` while this server holds the DuckDB file: the store process
         writes the lake from a reader connection (a thread of its call pool, never the writer
         or the event loop), so ingest carries on."""
+        from convtrack.export.parquet import export_running
         from convtrack.reports.conversions_query import parse_day
 
         body = await self._body(receive, scope, ExportIn)
         if not body.out.startswith("/"):
             raise ConvtrackError("invalid_request", "out must be an absolute path.", 422)
         start, end = parse_day(body.start, "start"), parse_day(body.end, "end")
-        if self.exporting:
-            raise ConvtrackError("export_running", "An export is running; try again later.", 409)
+        if self.exporting:  # PostgreSQL: the lake's advisory lock also guards other processes
+            raise export_running()
         self.exporting = True
         try:
             return await asyncio.to_thread(self.store.export_parquet, body.out, start, end)
@@ -222,6 +241,22 @@ class AdminApi:
                 details=plan_problems(exc),
             ) from None
         return {**self.plan.describe(), "previous_version": previous}
+
+
+def _cursor(query: dict[str, list[str]]) -> tuple[datetime, str] | None:
+    """``after_received_at`` and ``after_event_id``: both (a valid ISO 8601 time) or neither."""
+    when, event_id = query.get("after_received_at"), query.get("after_event_id")
+    if when is None and event_id is None:
+        return None
+    try:
+        if when is None or event_id is None:
+            raise ValueError
+        return datetime.fromisoformat(when[0]), event_id[0]
+    except ValueError:
+        raise ConvtrackError(
+            "invalid_cursor",
+            "The cursor is after_received_at (ISO 8601) and after_event_id, both together.",
+        ) from None
 
 
 def plan_problems(exc: PlanError) -> list[dict[str, Any]]:

@@ -165,16 +165,15 @@ class Dashboard:
         ip = client_ip(scope, self.trust_forwarded_for) or "?"
         form = await self._form(scope, receive)
         next_page = _safe_next(form.get("next"))
-        wait = self.auth.failures.retry_after(ip)
+        wait = await asyncio.to_thread(self.auth.failures.attempt, ip)  # counted in the store
         if wait:
             headers = [*_HTML, (b"retry-after", str(wait).encode())]
             await send_bytes(send, 429, signin_html(next_page, MESSAGES["locked"]), headers)
             return
         if not self.auth.check_secret(form.get("secret", "")):
-            self.auth.failures.failed(ip)
             await send_bytes(send, 401, signin_html(next_page, MESSAGES["wrong"]), _HTML)
             return
-        self.auth.failures.succeeded(ip)
+        await asyncio.to_thread(self.auth.failures.succeeded, ip)
         await asyncio.to_thread(self.auth.sessions.delete, cookie_value(scope))  # a new id
         session = await asyncio.to_thread(self.auth.sessions.create)  # (store calls: a thread)
         cookie = self._cookie(scope, session.id, SESSION_SECONDS)

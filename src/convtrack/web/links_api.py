@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, read_body, send_json
+from convtrack.asgi import Receive, Scope, Send, only, read_json, send_json
 from convtrack.collect.links import new_link
 from convtrack.errors import ConvtrackError
 from convtrack.store.base import EventStore
@@ -43,14 +43,13 @@ class LinksApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         require_token(scope, self.token)
+        only(scope, "GET, POST")
         if scope["method"] == "GET":
             links = await asyncio.to_thread(self.store.list_links)
             await send_json(send, 200, {"links": [link_json(x) for x in links]})
             return
-        if scope["method"] != "POST":
-            raise ConvtrackError("method_not_allowed", "GET lists links; POST creates one.", 405)
         try:
-            body = msgspec.json.decode(await read_body(receive, 64 * 1024), type=LinkIn)
+            body = msgspec.json.decode(await read_json(scope, receive, 64 * 1024), type=LinkIn)
         except msgspec.DecodeError as exc:
             raise ConvtrackError("invalid_link", f"The link is invalid: {exc}", 422) from None
         link = new_link(body.to, body.campaign, body.source, body.medium, body.platform)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from convtrack.asgi import Handler, Receive, Scope, Send, header, read_body, send_json
+from convtrack.asgi import Handler, Receive, Scope, Send, read_json, send_json
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
 from convtrack.forward import service
@@ -61,7 +61,7 @@ class OutboxApi:
         return handler
 
     async def _body(self, scope: Scope, receive: Receive, kind: type[Any]) -> Any:
-        raw = await read_body(receive, BODY_LIMIT, header(scope, b"content-length"))
+        raw = await read_json(scope, receive, BODY_LIMIT)
         try:
             return msgspec.json.decode(raw or b"{}", type=kind)
         except msgspec.ValidationError as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from convtrack.asgi import Handler, Receive, Scope, Send, send_bytes
+from convtrack.asgi import Handler, Receive, Scope, Send, only, send_bytes
 
 _COMMON = [
     (b"cache-control", b"no-cache"),
@@ -50,6 +50,7 @@ def _file(*parts: str) -> Handler:
     headers = _TYPES[parts[-1].rsplit(".", 1)[1]]
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        only(scope, "GET, HEAD")
         await send_bytes(send, 200, _static(*parts), headers)
 
     return serve

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, header, read_body, send_json
+from convtrack.asgi import Receive, Scope, Send, header, only, read_json, send_json
 from convtrack.collect.auth import KeyRing, key_from_authorization
 from convtrack.errors import ConvtrackError
 from convtrack.privacy.erase import erase
@@ -61,13 +61,6 @@ def authorise(scope: Scope, keys: KeyRing, token: str) -> None:
         raise FORBIDDEN
 
 
-def _method(scope: Scope, expected: str) -> None:
-    if scope["method"] != expected:
-        raise ConvtrackError(
-            "method_not_allowed", f"Use {expected} on {scope['path']} (see docs/privacy.md).", 405
-        )
-
-
 @dataclass
 class PrivacyApi:
     store: EventStore
@@ -75,9 +68,9 @@ class PrivacyApi:
     token: str
 
     async def erase(self, scope: Scope, receive: Receive, send: Send) -> None:
-        _method(scope, "POST")
+        only(scope, "POST")
         authorise(scope, self.keys, self.token)
-        raw = await read_body(receive, BODY_LIMIT, header(scope, b"content-length"))
+        raw = await read_json(scope, receive, BODY_LIMIT)
         try:
             body = msgspec.json.decode(raw, type=EraseIn)
         except msgspec.ValidationError as exc:  # first: it is a subclass of DecodeError
@@ -89,7 +82,7 @@ class PrivacyApi:
         await send_json(send, 200, done)
 
     async def export(self, scope: Scope, receive: Receive, send: Send) -> None:
-        _method(scope, "GET")
+        only(scope, "GET")
         authorise(scope, self.keys, self.token)
         query = parse_qs(scope.get("query_string", b"").decode("utf-8", "replace"))
         fields: dict[str, Any] = {k: v[-1] for k, v in query.items()}

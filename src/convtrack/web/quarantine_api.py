@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, header, read_body
+from convtrack.asgi import Receive, Scope, read_json
 from convtrack.collect.quarantine import QuarantineDesk, filters_from_query
 from convtrack.collect.replay import ReplayOptions
 from convtrack.config import Settings
@@ -57,7 +57,7 @@ class QuarantineApi:
         return await asyncio.to_thread(self.desk.show, reject_id)
 
     async def _replay(self, scope: Scope, receive: Receive) -> dict[str, Any]:
-        raw = await read_body(receive, 1_048_576, header(scope, b"content-length"))
+        raw = await read_json(scope, receive, 1_048_576)
         try:
             body = msgspec.json.decode(raw or b"{}", type=ReplayIn)
         except msgspec.ValidationError as exc:  # first: it is a subclass of DecodeError

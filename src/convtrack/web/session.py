@@ -11,8 +11,14 @@ all of them at the next request. Expired sessions are deleted at each sign-in.
 Every state-changing request authorised by the cookie must carry the session's CSRF token in
 ``X-CSRF-Token`` (or the ``csrf_token`` form field for the sign-out form); API clients send
 the admin token as ``Authorization: Bearer`` instead and need no cookie and no CSRF token.
-Failed sign-ins are counted per process (``FailedSignIns``): with several collectors, an
-address may try ``MAX_FAILURES`` times on each.
+Sign-in attempts are counted per client address in the store (``FailedSignIns``; table
+``signin_failures``, migration 0018), so every collector sharing it enforces one limit: an
+address may try ``MAX_FAILURES`` times in ``FAILURE_WINDOW`` across all of them, then gets 429
+until the window that began with its first attempt ends. An attempt is counted before its
+secret is checked, in one statement, so racing requests on several collectors cannot slip past
+the limit; a successful sign-in deletes the count. The store holds only the address's
+HMAC-SHA256 keyed with the dashboard secret (``address_hash``; IPv6 by its /64), and deletes a
+window's row once it ended. A process answers an address it saw locked out from memory.
 """
 
 from __future__ import annotations
@@ -23,19 +29,20 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from convtrack.asgi import Scope, header
 from convtrack.errors import ConvtrackError
 from convtrack.store.base import EventStore
-from convtrack.store.dashboard_model import StoredSession, session_hash
+from convtrack.store.dashboard_model import StoredSession, address_hash, session_hash
 
 COOKIE = b"ct_session"
 SCOPE_KEY = "convtrack.session"  # the request's session, once ``DashboardAuth.resolve`` ran
 SESSION_SECONDS = 12 * 3600
 MAX_FAILURES = 5  # failed sign-ins per IP within FAILURE_WINDOW before 429
 FAILURE_WINDOW = 15 * 60
-MAX_TRACKED_IPS = 10_000
+PURGE_EVERY = 60  # seconds between deletions of ended windows, per process
+MAX_LOCKED_IN_MEMORY = 10_000  # locked-out addresses remembered per process (a cache)
 SAFE_METHODS = ("GET", "HEAD")
 Clock = Callable[[], float]
 
@@ -116,32 +123,46 @@ class Sessions:
 
 @dataclass
 class FailedSignIns:
-    """A simple per-IP counter: ``MAX_FAILURES`` failures in ``FAILURE_WINDOW`` seconds lock
-    that IP out until the window that began with its first failure ends."""
+    """Sign-in attempts per address, counted in the store for every collector sharing it:
+    past ``MAX_FAILURES`` in ``FAILURE_WINDOW`` seconds an address is locked out until the
+    window that began with its first attempt ends. Store calls: run them in a thread.
 
+    An address this process saw locked out is answered from memory until its window ends (a
+    lockout is never lifted early), so a flood of guesses costs the store nothing; ended
+    windows are purged at most once per ``PURGE_EVERY`` seconds per process."""
+
+    store: EventStore
+    key: bytes  # the dashboard secret: the addresses' hashes are keyed with it
     clock: Clock = time.time
-    _seen: dict[str, tuple[float, int]] = field(default_factory=dict)  # ip → (first, count)
+    _locked: dict[str, float] = field(default_factory=dict)  # address hash → lockout's end
+    _purged: float = float("-inf")
 
-    def retry_after(self, ip: str) -> int:
-        """Seconds until ``ip`` may try again (0: it may try now)."""
-        first, count = self._seen.get(ip, (0.0, 0))
-        left = first + FAILURE_WINDOW - self.clock()
-        if left <= 0:
-            self._seen.pop(ip, None)
+    def attempt(self, ip: str) -> int:
+        """Count an attempt from ``ip`` (before its secret is checked); the seconds until it
+        may try again (0: it may try now)."""
+        now, hashed = self.clock(), address_hash(ip, self.key)
+        until = self._locked.get(hashed, 0.0)
+        if until > now:
+            return int(until - now) + 1
+        purge = now - self._purged >= PURGE_EVERY
+        first, attempts = self.store.note_signin_attempt(
+            hashed, datetime.fromtimestamp(now, UTC), timedelta(seconds=FAILURE_WINDOW), purge
+        )
+        if purge:
+            self._purged = now
+        if attempts <= MAX_FAILURES:
             return 0
-        return int(left) + 1 if count >= MAX_FAILURES else 0
-
-    def failed(self, ip: str) -> None:
-        now = self.clock()
-        first, count = self._seen.get(ip, (now, 0))
-        if first + FAILURE_WINDOW <= now:
-            first, count = now, 0
-        if ip not in self._seen and len(self._seen) >= MAX_TRACKED_IPS:
-            self._seen.pop(next(iter(self._seen)))
-        self._seen[ip] = (first, count + 1)
+        until = first.timestamp() + FAILURE_WINDOW
+        if len(self._locked) >= MAX_LOCKED_IN_MEMORY:
+            self._locked = {h: t for h, t in self._locked.items() if t > now}
+            if len(self._locked) >= MAX_LOCKED_IN_MEMORY:  # still full: forget the oldest
+                self._locked.pop(next(iter(self._locked)))
+        self._locked[hashed] = until
+        return int(until - now) + 1
 
     def succeeded(self, ip: str) -> None:
-        self._seen.pop(ip, None)
+        """``ip`` signed in: its failures are forgotten."""
+        self.store.clear_signin_attempts(address_hash(ip, self.key))
 
 
 @dataclass
@@ -152,10 +173,11 @@ class DashboardAuth:
     admin_token: str
     store: EventStore  # where the sessions live
     clock: Clock = time.time
-    failures: FailedSignIns = field(default_factory=FailedSignIns)
+    failures: FailedSignIns = field(init=False)
     sessions: Sessions = field(init=False)
 
     def __post_init__(self) -> None:
+        self.failures = FailedSignIns(self.store, self.secret.encode(), self.clock)
         self.sessions = Sessions(self.store, self.clock)
 
     def check_secret(self, offered: str) -> bool:

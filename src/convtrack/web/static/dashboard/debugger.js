@@ -39,13 +39,16 @@ export async function render(root) {
   const list = el("div", { id: "events" });
   root.replaceChildren(el("h1", {}, "Live debugger"), form, status, list);
   let timer = null;
+  let latest = 0; // the newest refresh started: an older one still in flight is dropped
 
   async function refresh() {
     clearTimeout(timer);
+    const token = ++latest;
     const filters = Object.fromEntries(new FormData(form).entries());
     delete filters.live;
     try {
       const body = await getJSON("/v1/debug/events", { ...filters, limit: 100 });
+      if (token !== latest) return; // its filters were replaced meanwhile; so is its timer
       list.replaceChildren(table([
         { title: "received", value: (e) => e.received_at },
         { title: "status", value: (e) => e.status, cls: (e) => `status-${e.status}` },
@@ -58,6 +61,7 @@ export async function render(root) {
       ], body.events, (e) => `event ${e.status}`));
       status.textContent = `${body.events.length} events · updated ${new Date().toLocaleTimeString()}`;
     } catch (error) {
+      if (token !== latest) return;
       status.replaceChildren(errorText(error));
     }
     document.body.dataset.polls = String(++polls);
