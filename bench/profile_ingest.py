@@ -11,7 +11,8 @@ is timed on its own, on the same realistic event mix as bench/ingest_batch.py:
               of which (stitching) is the identity graph kept at ingest (Stitching.observe)
 
 Not in the total (``convtrack serve`` only): (wire) is the batch's trip to the store process,
-msgpack-encoded and decoded as store.process does, plus its ``consent_decision`` column
+msgpack-encoded and decoded as store.process does (encode_jobs, decode_jobs: each distinct
+consent decision record once per message), plus its ``consent_decision`` column
 values; (wire_dict) is the same with each record a plain dict, as events carried it before
 ``DecisionRecord`` (the reference, same run).
 
@@ -46,11 +47,11 @@ from _store import prebuilt_arrow
 from convtrack.collect.parse import Origin, decode_body, to_event
 from convtrack.config import Settings
 from convtrack.enrich.privacy import ConsentGate
-from convtrack.events import Event, Rejected, dec_hook, enc_hook
+from convtrack.events import Event, Rejected
 from convtrack.store import duckdb_identity
 from convtrack.store.arrow import COLUMNS, SCHEMA, column_values, to_arrow
 from convtrack.store.duckdb_store import DuckDBStore
-from convtrack.store.process import Jobs
+from convtrack.store.process import decode_jobs, encode_jobs
 
 # The reference: ``Event`` as it was, the record a plain dict decoded per event.
 _EventWithDict = msgspec.defstruct(
@@ -68,13 +69,10 @@ _EventWithDict = msgspec.defstruct(
 )
 STEPS = ("decode", "to_event", "consent", "to_arrow", "insert")
 EXTRA = ("stitching", "arrow_extract", "arrow_convert", "wire", "wire_dict")
-_WIRE = (
-    msgspec.msgpack.Encoder(enc_hook=enc_hook),
-    msgspec.msgpack.Decoder(Jobs, dec_hook=dec_hook),
-)
+_WIRE = (encode_jobs, lambda message: decode_jobs(*message))
 _WIRE_DICT = (
-    msgspec.msgpack.Encoder(),
-    msgspec.msgpack.Decoder(list[tuple[int, list[_EventWithDict], list[Rejected]]]),
+    msgspec.msgpack.Encoder().encode,
+    msgspec.msgpack.Decoder(list[tuple[int, list[_EventWithDict], list[Rejected]]]).decode,
 )
 _DECISION = next(i for i, (name, _, _) in enumerate(COLUMNS) if name == "consent_decision")
 SWEEP_SIZES = (50, 200, 1000, 3000, 10_000)
@@ -117,9 +115,9 @@ class StitchingClock:
 
 def wire_trip(events: list[Event], codec: tuple[Any, Any]) -> float:
     """Seconds to carry ``events`` to the store process and get their consent_decision column."""
-    encoder, decoder = codec
+    encode, decode = codec
     started = time.perf_counter()
-    ((_, arrived, _),) = decoder.decode(encoder.encode([(1, events, [])]))
+    ((_, arrived, _),) = decode(encode([(1, events, [])]))
     list(map(COLUMNS[_DECISION][2], arrived))
     return time.perf_counter() - started
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from convtrack.enrich.normalize import FIELDS, PLATFORMS, hashed_by_platform, is_hashed, normalize
@@ -57,23 +59,77 @@ def normalise_external_id(raw: str) -> str:
     return raw.strip().lower()
 
 
+# (canonical hash or None, compacted per-platform hashes or None) of one identifier value.
+FieldHashes = tuple[str | None, dict[str, str] | None]
+_CANONICAL = {"email": "email_sha256", "phone": "phone_sha256", "external_id": "external_id_sha256"}
+
+
 def hash_identifiers(event: Event, *, keep_raw: bool = False, region: str | None = None) -> Event:
     """Fill ``event.hashed`` and ``event.pii`` from ``event.identifiers``; drop the raw values
     unless kept. ``region`` is the visitor's country (for national phone numbers, US ZIPs)."""
+    return _hash_event(event, keep_raw, region, field_hashes)
+
+
+class IdentifierHasher:
+    """``hash_identifiers`` that remembers the hashes of the last ``max_values`` values.
+
+    One person's events repeat their email, phone and external id, and a phone number costs
+    tens of µs to parse and validate, so the hashes of each ``(field, value, region)`` are
+    kept in a least-recently-used cache of bounded size (one per hasher: the consent gate
+    holds one per process). The results are those of ``hash_identifiers``.
+    """
+
+    def __init__(self, max_values: int = 4096) -> None:
+        self.field_hashes = lru_cache(maxsize=max_values)(field_hashes)
+
+    def __call__(self, event: Event, *, keep_raw: bool = False, region: str | None = None) -> Event:
+        return _hash_event(event, keep_raw, region, self.field_hashes)
+
+
+def _hash_event(
+    event: Event,
+    keep_raw: bool,
+    region: str | None,
+    hashes_of: Callable[[str, str, str | None], FieldHashes],
+) -> Event:
     ids = event.identifiers
     if ids is None:
         return event
-    event.hashed = HashedIds(
-        email_sha256=hash_normalised(normalise_email(ids.email)) if ids.email else None,
-        phone_sha256=hash_normalised(normalise_phone(ids.phone, region)) if ids.phone else None,
-        external_id_sha256=hash_normalised(normalise_external_id(ids.external_id))
-        if ids.external_id
-        else None,
-    )
-    event.pii = pii_hashes(ids, region)
+    canonical: dict[str, str | None] = {}
+    pii: dict[str, dict[str, str]] = {}
+    for name in FIELDS:
+        value = getattr(ids, name)
+        if not value:
+            continue
+        digest, compacted = hashes_of(name, value, region)
+        if name in _CANONICAL:
+            canonical[_CANONICAL[name]] = digest
+        if compacted is not None:
+            pii[name] = dict(compacted)  # a copy: the cached one is shared
+    event.hashed = HashedIds(**canonical)
+    event.pii = pii
     if not keep_raw:
         event.identifiers = None
     return event
+
+
+def field_hashes(field: str, value: str, region: str | None = None) -> FieldHashes:
+    """The canonical hash (email, phone, external id; else None) of one identifier value and
+    its compacted per-platform hashes (None if no platform gets a value)."""
+    digests: dict[str, str] = {}  # normalised text → SHA-256 hex, shared by the rules
+    per = {
+        p: h or ""
+        for p, h in hashed_by_platform(field, value, region=region, digests=digests).items()
+    }
+    compacted = _compact(per) if any(per.values()) else None
+    normaliser = _NORMALISERS.get(field)
+    if normaliser is None:
+        return None, compacted
+    text = normaliser(value, region) if field == "phone" else normaliser(value)
+    if not text or _SHA256.match(text):
+        return text or None, compacted
+    digest = digests.get(text)
+    return (sha256_hex(text) if digest is None else digest), compacted
 
 
 def pii_hashes(ids: Identifiers, region: str | None = None) -> dict[str, dict[str, str]]:
@@ -113,7 +169,7 @@ def platform_identifiers(pii: dict[str, dict[str, str]], platform: str) -> dict[
     return out
 
 
-_NORMALISERS = {
+_NORMALISERS: dict[str, Callable[..., str]] = {
     "email": normalise_email,
     "phone": normalise_phone,
     "external_id": normalise_external_id,

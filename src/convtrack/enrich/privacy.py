@@ -11,7 +11,8 @@ cached per consent signals and region: most events of a site share them) and app
 - ads not ``full``: click ids and Meta's ``fbc``/``fbp`` are dropped, and so is all personal
   data (no canonical or per-platform hashes); utm_* and Google's campaign-level parameters
   (gclsrc, gad_source, gad_campaignid) stay, they identify a campaign, not a person;
-- otherwise identifiers are hashed (enrich.pii.hash_identifiers).
+- otherwise identifiers are hashed (enrich.pii.hash_identifiers; the gate's ``IdentifierHasher``
+  remembers the hashes of recent values).
 
 ``ip_truncation = "always"`` truncates every IP. ``Event.consent_decision`` records the
 decision and the ``applied`` actions (a ``DecisionRecord``: one per cached decision, its JSON
@@ -38,7 +39,7 @@ from convtrack.enrich.consent import (
     reduce_user_agent,
     truncate_ip,
 )
-from convtrack.enrich.pii import hash_identifiers
+from convtrack.enrich.pii import IdentifierHasher
 from convtrack.events import CLICK_IDS, Consent, DecisionRecord, Event
 
 CACHE_SIZE = 512  # distinct (consent signals, region) pairs remembered; cleared when full
@@ -99,6 +100,7 @@ class ConsentGate:
         self.always_truncate = settings.ip_truncation == "always"
         self.keep_raw = settings.store_raw_pii
         self._cache: dict[tuple[Any, ...], Outcome] = {}
+        self.hash_identifiers = IdentifierHasher()
 
     def region(self, header_value: bytes | None) -> str | None:
         """The trusted region header's country if valid, else ``default_region``."""
@@ -176,7 +178,7 @@ class ConsentGate:
             return None
         if out.keep_ads:
             raw = self.keep_raw if keep_raw is None else keep_raw
-            hash_identifiers(event, keep_raw=raw, region=region)
+            self.hash_identifiers(event, keep_raw=raw, region=region)
         else:
             event.identifiers = None
             event.campaign = msgspec.structs.replace(event.campaign, **_NO_AD_IDS)
