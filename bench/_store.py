@@ -2,7 +2,7 @@
 
 ``prebuilt_arrow(tables)`` swaps the ``to_arrow`` that ``convtrack.store.duckdb_store`` calls
 for one that hands out the prebuilt tables in order, so the timed work is exactly the store's
-own transaction (BEGIN, register, INSERT … ON CONFLICT, COMMIT) and nothing else. It checks on
+own transaction (BEGIN, the inserts and the stitching, COMMIT) and nothing else. It checks on
 exit that every table was used: if the store stops calling ``to_arrow`` by that name, the bench
 fails loudly instead of silently timing the build too.
 """

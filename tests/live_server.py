@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -425,3 +426,19 @@ class Server:
         missing = self.acked - set(counts)
         assert not missing, f"{len(missing)} acknowledged events are gone"
         assert all(n == 1 for n in counts.values()), counts
+
+
+@contextlib.contextmanager
+def guarded_server(data_dir: Path) -> Iterator[Server]:
+    """A started server holding a few acknowledged events, for tests that throw bad input at
+    it: afterwards it must still be up with every one of them stored once (``assert_intact``),
+    and no start of it may have logged an unhandled error."""
+    srv = Server(data_dir)
+    try:
+        srv.start()
+        srv.ingest([make_event(event_name="sentinel") for _ in range(5)])
+        yield srv
+        srv.assert_intact()
+    finally:
+        srv.close()
+    srv.assert_clean_logs()

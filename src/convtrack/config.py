@@ -86,7 +86,9 @@ class Settings:
     # Identity stitching (docs/cli.md, people): at ingest, which kinds may join people, and caps
     # on one person (0 = no cap); one user_id per person by default.
     identity_stitching: bool = True
-    identity_merge_kinds: str = "anonymous_id,email_sha256,external_id_sha256,phone_sha256,user_id"
+    identity_merge_kinds: str = (
+        "advertising_id_sha256,anonymous_id,email_sha256,external_id_sha256,phone_sha256,user_id"
+    )
     identity_max_identifiers: int = 50
     identity_max_anonymous_ids: int = 20
     identity_max_user_ids: int = 1

@@ -112,6 +112,10 @@ class Identifiers(Strict):
     country: Str64 | None = None
     date_of_birth: Str64 | None = None  # YYYY-MM-DD (also YYYYMMDD, YYYY/MM/DD)
     gender: Str64 | None = None
+    # The device's advertising id (GAID / IDFA, a UUID) and whether the user lets it be used
+    # for ads (false: ignored). Hashed into ``advertising_id_sha256``; see docs/mobile.md.
+    advertising_id: Str64 | None = None
+    ad_tracking_enabled: bool | None = None
 
 
 class Consent(Strict):
@@ -152,6 +156,7 @@ class HashedIds(msgspec.Struct, omit_defaults=True, gc=False):
     email_sha256: str | None = None
     phone_sha256: str | None = None
     external_id_sha256: str | None = None
+    advertising_id_sha256: str | None = None
 
 
 class DecisionRecord(Mapping[str, Any]):

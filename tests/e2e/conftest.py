@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from live_server import Server, make_event, vm_rss_kib
+from live_server import Server, guarded_server, vm_rss_kib
 
 
 @pytest.fixture(name="vm_rss_kib")
@@ -21,17 +21,10 @@ def vm_rss_kib_fixture() -> Callable[[int], int]:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One shared server for tests that do not stop or overload it."""
-    srv = Server(tmp_path_factory.mktemp("shared"))
-    try:
-        srv.start()
-        # A few events stored up front: every bad-input test checks they are still there.
-        srv.ingest([make_event(event_name="sentinel") for _ in range(5)])
+    """One shared server for tests that do not stop or overload it; every bad-input test
+    checks the events it stored up front are still there."""
+    with guarded_server(tmp_path_factory.mktemp("shared")) as srv:
         yield srv
-        srv.assert_intact()
-    finally:
-        srv.close()
-    srv.assert_clean_logs()
 
 
 @pytest.fixture

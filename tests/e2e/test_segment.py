@@ -236,7 +236,8 @@ def test_errors_in_the_shape_the_sdks_read(server: Server) -> None:
     )
     expect_segment_error(response, 401, "invalid_key")
     response = server.http.post(server.url + "/v1/batch", json=body)
-    expect_segment_error(response, 401, "missing_key")
+    error = expect_segment_error(response, 401, "missing_key")
+    assert "HTTP Basic" in error["message"] and "Bearer" not in error["message"]
     response = server.http.post(
         server.url + "/v1/track",
         content=b"{nope",

@@ -232,3 +232,40 @@ def test_rows_round_trip_and_resume(stream, cut: int, policy: StitchPolicy) -> N
         resumed.observe(event, at(n), f"e{n}")
     assert resumed.to_rows() == whole.to_rows()
     assert resumed.merges == whole.merges and resumed.refused == whole.refused
+
+
+def _state(graph: IdentityGraph) -> tuple[object, ...]:
+    """Everything a graph holds, its union-find trees and person records included."""
+    return (
+        graph._parent,
+        graph._seen,
+        graph._names,
+        graph._groups,
+        graph._root_of_person,
+        graph._added,
+        graph._next_seen,
+        graph.merges,
+        graph.refused,
+    )
+
+
+# events whose identifiers are often all new: the shortcut for a new person (``_found``)
+fresh = st.lists(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(KINDS)), st.sampled_from("abcdefghijklmnopqrstuvwxyz")),
+        min_size=1,
+        max_size=6,
+    ),
+    max_size=25,
+)
+ONE_ID_OFF = StitchPolicy(merge_kinds=KINDS - {"anonymous_id"}, max_per_kind={})
+
+
+@settings(max_examples=300, deadline=None)
+@given(fresh, st.sampled_from([UNCAPPED, SMALL, ONE_ID_OFF, StitchPolicy()]))
+def test_a_new_person_at_once_is_the_person_built_link_by_link(stream, policy) -> None:
+    quick, slow = IdentityGraph(policy), IdentityGraph(policy)
+    slow._found = lambda *_: None  # type: ignore[method-assign]  # always link one at a time
+    for n, event in enumerate(stream):
+        assert quick.observe(event, at(n), f"e{n}") == slow.observe(event, at(n), f"e{n}")
+        assert _state(quick) == _state(slow)

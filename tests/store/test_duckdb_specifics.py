@@ -5,14 +5,19 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pytest
 
 from convtrack.errors import ConvtrackError
-from convtrack.store import open_store
+from convtrack.events import Event
+from convtrack.store import copies, open_store
 from convtrack.store.base import StoreLocked
-from convtrack.store.duckdb_base import path_from_url
+from convtrack.store.duckdb_base import path_from_url, run_on_arrow
+from convtrack.store.duckdb_store import DuckDBStore
 
 HOLDER = """
 import sys, duckdb
@@ -87,3 +92,45 @@ def test_unknown_scheme() -> None:
     with pytest.raises(ConvtrackError) as info:
         open_store("mysql://localhost/db")
     assert info.value.code == "unsupported_store"
+
+
+def _copy(event_id: str, source: str, second: int, *, conversion: bool = True) -> Event:
+    at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=second)
+    kind = "conversion" if conversion else "track"
+    return Event(event_id=event_id, event_name="purchase", type=kind, source=source,
+                 occurred_at=at, received_at=at, anonymous_id=f"a-{event_id}")  # fmt: skip
+
+
+def test_an_append_logs_each_conversions_copies_once_per_source(db_url: str) -> None:
+    batch = [
+        _copy("c1", "browser", 3), _copy("c1", "server", 1), _copy("c1", "browser", 7),
+        _copy("c2", "server", 5), _copy("t1", "browser", 2, conversion=False),
+    ]  # fmt: skip
+    with open_store(db_url) as store:
+        assert store.append(batch) == 3
+        assert store.append([_copy("c2", "server", 9)]) == 0  # a copy re-sent later
+        got = store.query(
+            "SELECT event_id, source, received_at, last_received_at, copies FROM event_copies"
+            " ORDER BY event_id, source, received_at"
+        ).rows
+    expected = list(zip(*copies.tally(batch), strict=True))
+    expected += list(zip(*copies.tally([_copy("c2", "server", 9)]), strict=True))
+    assert [tuple(r) for r in got] == sorted(expected)
+
+
+def test_the_append_path_registers_nothing_in_the_catalog(db_url: str) -> None:
+    """Its Arrow tables are read by name from a local (``run_on_arrow``): no view stays."""
+    with DuckDBStore(db_url) as store:
+        store.append([_copy("c1", "browser", 1), _copy("c1", "server", 2)])
+        # a failing statement leaves nothing either
+        with pytest.raises(duckdb.Error), store._transaction() as con:
+            run_on_arrow(con, "SELECT missing FROM _arrow_rows", pa.table({"x": [1]}))
+        views = "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+        assert store._con.execute(views).fetchall() == []
+
+
+def test_run_on_arrow_reads_the_table_it_is_given() -> None:
+    con = duckdb.connect()
+    table = pa.table({"n": [3, 1, 2]})
+    assert run_on_arrow(con, "SELECT sum(n), count(*) FROM _arrow_rows", table) == [(6, 3)]
+    assert run_on_arrow(con, "SELECT max(n) FROM _arrow_rows", table.slice(1)) == [(2,)]

@@ -50,21 +50,14 @@ from fuzz_probes import (
     send,
 )
 
-from live_server import Server, make_event
+from live_server import Server, guarded_server
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server with a few acknowledged events that every probe must leave alone."""
-    srv = Server(tmp_path_factory.mktemp("fuzz"))
-    try:
-        srv.start()
-        srv.ingest([make_event(event_name="sentinel") for _ in range(5)])
+    with guarded_server(tmp_path_factory.mktemp("fuzz")) as srv:
         yield srv
-        srv.assert_intact()
-    finally:
-        srv.close()
-    srv.assert_clean_logs()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ and the schemas say what the handlers do (the event examples are accepted, event
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import msgspec
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+from convtrack.collect.segment import segment_paths
 from convtrack.config import Settings
 from convtrack.events import EventIn
 from convtrack.server import App
@@ -247,3 +249,130 @@ def test_openapi_json_is_public_cached_and_holds_no_secret(
         component(doc, "SessionInfo").validate(session.json())
 
     serve(scenario, with_secret)
+
+
+def test_the_segment_paths_describe_the_credentials_they_take(
+    serve: Callable[..., Any], admin_headers: Headers
+) -> None:
+    """The Segment paths read the write key as the HTTP Basic user or as ``writeKey`` in the
+    body, never as a Bearer token (an OAuth token to Segment): the document says just that,
+    and each way it describes opens them."""
+
+    async def scenario(client: httpx.AsyncClient, app: App) -> None:
+        doc = (await client.get("/openapi.json")).json()
+        schemes = doc["components"]["securitySchemes"]
+        assert schemes["writeKeyBasic"] == {**schemes["writeKeyBasic"], "type": "http",
+                                            "scheme": "basic"}  # fmt: skip
+        for path in segment_paths():
+            op = doc["paths"][path]["post"]
+            assert op["security"] == [{"writeKeyBasic": []}], path
+            body = op["requestBody"]["content"]["application/json"]["schema"]
+            key_field = component_schema(doc, body)["properties"]["writeKey"]
+            assert key_field["type"] == "string", path
+        made = await client.post(
+            "/v1/admin/keys", json={"name": "sdk", "kind": "secret"}, headers=admin_headers()
+        )
+        key = made.json()["key"]
+        answer = component(doc, "SegmentAnswer")
+        message = {"type": "page", "name": "Home", "anonymousId": "a1"}
+        as_basic = await client.post("/v1/batch", json={"batch": [message]}, auth=(key, ""))
+        in_body = {"batch": [{**message, "messageId": "m2"}], "writeKey": key}
+        schema = doc["paths"]["/v1/batch"]["post"]["requestBody"]["content"]["application/json"]
+        validator(doc, schema["schema"]).validate(in_body)
+        oauth = {"authorization": "Bearer an-oauth-token"}  # beside it: ignored
+        with_oauth = await client.post("/v1/batch", json=in_body, headers=oauth)
+        for response in (as_basic, with_oauth):
+            assert response.status_code == 200, response.text
+            answer.validate(response.json())
+            assert response.json()["accepted"] == 1, response.text
+        bearer = {"authorization": f"Bearer {key}"}  # not a way in, so not described
+        refused = await client.post("/v1/batch", json={"batch": [message]}, headers=bearer)
+        assert refused.status_code == 401, refused.text
+        component(doc, "Error").validate(refused.json())
+
+    serve(scenario)
+
+
+def component_schema(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def error_answers(op: dict[str, Any]) -> dict[int, str]:
+    """The documented error statuses of ``op``: status → the component answer it names."""
+    return {
+        int(status): answer["$ref"].rsplit("/", 1)[1]
+        for status, answer in op["responses"].items()
+        if status != "default" and int(status) >= 400
+    }
+
+
+def test_each_operation_lists_its_error_answers_in_the_one_shape(
+    serve: Callable[..., Any],
+) -> None:
+    """Every listed error status is a shared answer of the one error shape; an operation with
+    security lists 401 (a page excepted: it redirects to sign in)."""
+    doc, _ = get_document(serve)
+    answers = doc["components"]["responses"]
+    for path, method, op in operations(doc):
+        errors = error_answers(op)
+        for status, name in errors.items():
+            assert name.startswith(f"Error{status}"), (path, method, status)
+            content = answers[name]["content"]["application/json"]["schema"]
+            assert content == {"$ref": REF.format(name="Error")}, name
+        media = {kind for answer in op["responses"].values() for kind in answer.get("content", {})}
+        page = method == "get" and "text/html" in media
+        pixel = "image/gif" in media and not errors
+        if op["security"] and not page and not pixel:
+            assert 401 in errors, (path, method)
+    assert "Retry-After" in answers["Error503"]["headers"]
+
+
+def opening(op: dict[str, Any], key: str, admin: dict[str, str]) -> dict[str, str]:
+    """Headers that open ``op``: the secret ``key`` as its write-key scheme wants it, else
+    the admin token (it opens every other operation but the session-only ones)."""
+    schemes = {name for option in op["security"] for name in option}
+    if schemes == {"writeKeyBasic"}:
+        return {"authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
+    if schemes & {"writeKey", "writeKeyQuery"}:
+        return {"authorization": f"Bearer {key}"}
+    return admin
+
+
+def test_the_documented_405_and_415_answers_are_the_real_ones(
+    serve: Callable[..., Any], admin_headers: Headers
+) -> None:
+    """Another method is refused with 405 where the document says so, with ``Allow`` naming
+    the path's methods; a body that is not JSON (nor gzip) is
+    refused with 415 by every operation that lists 415."""
+
+    async def scenario(client: httpx.AsyncClient, app: App) -> list[str]:
+        doc = (await client.get("/openapi.json")).json()
+        made = await client.post(
+            "/v1/admin/keys", json={"name": "srv", "kind": "secret"}, headers=admin_headers()
+        )
+        key = made.json()["key"]
+        wrong = []
+        for path, method, op in operations(doc):
+            errors = error_answers(op)
+            auth = opening(op, key, admin_headers())
+            if 405 in errors:
+                response = await client.put(concrete(path), headers=auth, content=b"{}")
+                allow = response.headers.get("allow")
+                if response.status_code != 405 or not allow:
+                    wrong.append(f"PUT {path}: {response.status_code} Allow: {allow}")
+                elif allow and not {m.upper() for m in doc["paths"][path]} <= set(
+                    allow.split(", ")
+                ):
+                    wrong.append(f"PUT {path}: Allow: {allow}")
+            if 415 in errors:
+                odd = {**auth, "content-type": "application/xml", "content-encoding": "br"}
+                response = await client.request(
+                    method.upper(), concrete(path), headers=odd, content=b"{}"
+                )
+                if response.status_code != 415:
+                    wrong.append(f"{method.upper()} {path}: {response.status_code} not 415")
+        return wrong
+
+    assert serve(scenario) == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from convtrack.server import App
 from convtrack.store.dashboard_model import AlertRecord
 from live_server import free_port
 from pg import PgServer
+from skan_samples import SAMPLE_40
 
 Headers = Callable[[], dict[str, str]]
 Doc = dict[str, Any]
@@ -46,6 +48,14 @@ GRANTED = dict.fromkeys(
     ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"), "granted"
 )
 ERASED = {"event_name": "signup", "event_id": "erase-me", "anonymous_id": "gone"}
+SKAN = "/.well-known/skadnetwork/report-attribution/"
+TP2 = "/com.snowplowanalytics.snowplow/tp2"
+PAYLOAD_DATA = {
+    "schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
+    "data": [{"e": "pv", "eid": "sp-1", "duid": "a1", "url": "https://shop.example/"}],
+}
+ECAPI_EVENT = {"data_set_id": "shop", "id": "ec-1", "timestamp": 1767268800,
+               "event_type": "sign_up", "user_data": {"customer_identifier": "c-42"}}  # fmt: skip
 
 
 def seed_events(anon: str) -> list[dict[str, Any]]:
@@ -145,6 +155,34 @@ class Checker:
                 self.walk(properties.get(key, schema.get("additionalProperties")), item)
 
 
+async def ingest_protocols(client: httpx.AsyncClient, check: Checker, key: str) -> None:
+    """The protocol adapters' answers (Segment, ECAPI, SKAdNetwork, Snowplow) to valid
+    requests, each with a message the server quarantines where the answer lists them."""
+    basic = (key, "")  # Segment: the write key as the HTTP Basic user
+    batch = {"batch": [{"type": "page", "name": "Home", "messageId": "sg-1",
+                        "anonymousId": "a1"},
+                       {"type": "nope", "messageId": "sg-2"}]}  # fmt: skip
+    answer = check.check(
+        "post", "/v1/batch", await client.post("/v1/batch", json=batch, auth=basic)
+    )
+    assert (answer["accepted"], answer["rejected"]) == (1, 1), answer
+    one = {"event": "signup", "anonymousId": "a1", "writeKey": key}  # the key in the body
+    check.check("post", "/v1/track", await client.post("/v1/track", json=one))
+    bearer = {"authorization": f"Bearer {key}"}
+    events = {"events": [ECAPI_EVENT, {"data_set_id": "shop"}]}
+    sent = await client.post("/v1/ecapi/events", json=events, headers=bearer)
+    assert check.check("post", "/v1/ecapi/events", sent)["rejected"] == 1
+    forged = {**SAMPLE_40, "source-identifier": "40"}
+    for postback, status in ((SAMPLE_40, "stored"), (SAMPLE_40, "duplicate"),
+                             (forged, "quarantined")):  # fmt: skip
+        got = check.check("post", SKAN, await client.post(SKAN, json=postback))
+        assert got["status"] == status, got
+    ok = await client.post(TP2, json=PAYLOAD_DATA, headers=bearer)
+    assert ok.status_code == 200, ok.text
+    text = check.doc["paths"][TP2]["post"]["responses"]["200"]["content"]["text/plain"]
+    check.validator(text["schema"]).validate(ok.text)
+
+
 def json_gets(doc: Doc) -> set[tuple[str, str]]:
     return {
         ("get", path)
@@ -175,6 +213,8 @@ def forwarding(
         forward_poll_ms=20,
         forward_retry_base_seconds=60.0,
         forward_pause_after_failures=0,
+        retention_days=3650,  # on, so POST /v1/admin/privacy/purge says what each would do
+        raw_ip_hours=24 * 3650,
     )
 
 
@@ -257,6 +297,24 @@ def test_every_answer_matches_its_documented_schema(
         revoked = await post("/v1/admin/keys", {"name": "spare"})
         await post("/v1/admin/keys/revoke", {"key": revoked["key_id"]})
         await post("/v1/privacy/erase", {"anonymous_id": "gone"})
+        purged = await post("/v1/admin/privacy/purge", {"dry_run": True})
+        assert {"purged", "raw_ips"} <= set(purged), purged
+        lake = str(app.settings.data_dir / "lake")
+        assert (await post("/v1/admin/export", {"out": lake}))["written"]
+        streamed = await client.post(
+            "/v1/admin/export",
+            json={"out": lake + "-streamed"},
+            headers={**admin, "accept": "application/x-ndjson"},
+        )
+        assert streamed.headers["content-type"].startswith("application/x-ndjson")
+        answer = check.doc["paths"]["/v1/admin/export"]["post"]["responses"]["200"]
+        line_schema = answer["content"]["application/x-ndjson"]["schema"]
+        lines = [json.loads(line) for line in streamed.text.splitlines()]
+        for line in lines:
+            check.validator(line_schema).validate(line)
+        assert "progress" in lines[0] and lines[-1]["written"], lines
+        sdk = await post("/v1/admin/keys", {"name": "sdk", "kind": "secret"})
+        await ingest_protocols(client, check, sdk["key"])
         return check
 
     check = serve(scenario, forwarding)

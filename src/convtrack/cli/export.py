@@ -57,8 +57,14 @@ def export(args: argparse.Namespace, settings: Settings) -> int:
     server = server_ops(settings) if engine_of(settings.store_url) == "duckdb" else None
     if server is not None:  # it holds the DuckDB file: it exports from its reader connection
         print("export: through the running `convtrack serve` (it writes DIR)", file=sys.stderr)
-        try:
-            result = server.export_parquet(str(out), args.start, args.end)
+        progress = Progress()
+        try:  # the server streams its progress: the same line as a direct export
+            result = server.export_parquet(str(out), args.start, args.end, progress)
+        except BaseException as exc:
+            progress(0, 0, "")  # clear the line for the message
+            if isinstance(exc, KeyboardInterrupt):
+                print("export: stopped here; the server finishes the export", file=sys.stderr)
+            raise
         finally:
             server.close()
     else:

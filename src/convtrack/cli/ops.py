@@ -87,6 +87,10 @@ class ServerOps:
             raise ConvtrackError(
                 "server_unreachable", f"Cannot reach the server: {exc}", 503
             ) from None
+        return self._answer(response)
+
+    @staticmethod
+    def _answer(response: httpx.Response) -> Any:
         body = response.json()
         if response.status_code >= 400:
             err = body.get("error", {})
@@ -163,10 +167,32 @@ class ServerOps:
     def reload_plan(self) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/admin/plan/reload"))
 
-    def export_parquet(self, out: str, start: str | None, end: str | None) -> dict[str, Any]:
-        """The server writes the lake (it holds the DuckDB file); ``out``: absolute."""
+    def export_parquet(
+        self, out: str, start: str | None, end: str | None, progress: Any = None
+    ) -> dict[str, Any]:
+        """The server writes the lake (it holds the DuckDB file); ``out``: absolute. Its
+        progress lines (web/export_stream.py) are passed to ``progress(done, total, day)``."""
         body = {"out": out, "start": start, "end": end}
-        return dict(self._call("POST", "/v1/admin/export", json=body, timeout=None))
+        headers = {"accept": "application/x-ndjson, application/json"}
+        request = self._http.build_request(
+            "POST", "/v1/admin/export", json=body, headers=headers, timeout=None
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            message = f"Cannot reach the server: {exc}"
+            raise ConvtrackError("server_unreachable", message, 503) from None
+        try:
+            if not response.headers.get("content-type", "").startswith("application/x-ndjson"):
+                response.read()  # an error before the export began, or an older server
+                return dict(self._answer(response))
+            return _export_lines(response.iter_lines(), progress)
+        except httpx.HTTPError as exc:
+            raise ConvtrackError(
+                "server_unreachable", f"The server stopped answering mid-export: {exc}", 503
+            ) from None
+        finally:
+            response.close()
 
     # Email, phone and external id travel hashed (the server keeps a digest as it is).
     def privacy_erase(self, option: str, value: str, dry_run: bool) -> dict[str, Any]:
@@ -281,6 +307,31 @@ def configured_plan(path: str) -> CompiledPlan:
     except PlanError as exc:
         lines = "\n".join(problem_lines(exc))
         raise ConvtrackError("invalid_plan", f"the tracking plan has problems:\n{lines}") from None
+
+
+def _export_lines(lines: Iterator[str], progress: Any) -> dict[str, Any]:
+    """The export's ndjson answer: progress lines to ``progress``, then its result (or its
+    error, raised)."""
+    for text in lines:
+        if not text.strip():
+            continue
+        line = json.loads(text)
+        if "progress" in line:
+            if progress is not None:
+                report = line["progress"]
+                progress(report["done"], report["total"], report["day"])
+        elif "error" in line:
+            err = line["error"]
+            code, message = err.get("code", "error"), err.get("message", "")
+            raise ConvtrackError(code, message, 500, err.get("details") or [])
+        else:
+            return dict(line)
+    raise ConvtrackError(
+        "export_interrupted",
+        "The server's answer ended before the export's result; its log says why. "
+        "Run the export again: it writes only what is still missing.",
+        502,
+    )
 
 
 def server_ops(settings: Settings) -> ServerOps | None:

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
     show = actions.add_parser("show", help="one person: identifiers, devices, events, consent")
     settings_args(show)
     which = show.add_mutually_exclusive_group(required=True)
-    for option in ("email", "phone", "user-id", "anonymous-id", "external-id"):
+    for option in ("email", "phone", "user-id", "anonymous-id", "external-id", "advertising-id"):
         which.add_argument(f"--{option}", metavar="VALUE", help=f"find the person by {option}")
     show.add_argument("--format", choices=["table", "json"], default="table")
     show.set_defaults(func=people_show)

@@ -17,7 +17,9 @@ from typing import Any
 from convtrack.cli.args import settings_args
 from convtrack.config import Settings
 
-IDENTIFIER_OPTIONS = ("email", "phone", "user-id", "anonymous-id", "external-id")
+IDENTIFIER_OPTIONS = (
+    "email", "phone", "user-id", "anonymous-id", "external-id", "advertising-id",
+)  # fmt: skip
 
 
 def register(sub: Any) -> None:

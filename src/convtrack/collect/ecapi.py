@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, header, send_error, send_json
+from convtrack.asgi import Receive, Scope, Send, header, only, send_error, send_json
 from convtrack.collect.auth import KeyRing, key_from_authorization
 from convtrack.collect.body import decode_json, read_decoded_body
 from convtrack.collect.events_api import client_ip
@@ -41,8 +41,10 @@ class EcapiEndpoint:
     keys: KeyRing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            await send_error(send, ConvtrackError("method_not_allowed", "Use POST.", 405))
+        try:
+            only(scope, "POST")
+        except ConvtrackError as err:
+            await send_error(send, err)
             return
         await send_json(send, 200, await self._handle(scope, receive))
 

@@ -20,6 +20,7 @@ from convtrack.asgi import (
     Scope,
     Send,
     header,
+    only,
     read_body,
     send_bytes,
     send_error,
@@ -98,8 +99,7 @@ class EventsEndpoint:
             return
         cors = cors_headers(scope)
         try:
-            if method != "POST":
-                raise ConvtrackError("method_not_allowed", "Use POST for /v1/events.", 405)
+            only(scope, "POST")
             status, body, headers = await self._handle(scope, receive)
         except ConvtrackError as err:
             extra = {k.decode(): v.decode() for k, v in cors}

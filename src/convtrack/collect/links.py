@@ -11,6 +11,12 @@ URL from the request, so the endpoint is no open redirect):
   parameter (url-encoded), so the app's install event carries them back as its install
   referrer (collect.install_referrer): the install is matched to the click by its id and
   attributed to the link's campaign.
+
+An ad network may fill the device's advertising id into the link's query (``?gaid=``,
+``?aaid=``, ``?idfa=`` or ``?advertising_id=``, from its click macro): the click then carries
+it as an identifier (hashed at ingest, like every identifier), and the app's install event
+with the same id stitches to the click's person, so the install is attributed to the link's
+campaign without a referrer. Nothing in the query changes where the redirect goes.
 """
 
 from __future__ import annotations
@@ -19,16 +25,16 @@ import asyncio
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
-from convtrack.asgi import Receive, Scope, Send, header
+from convtrack.asgi import Receive, Scope, Send, header, only
 from convtrack.collect.events_api import client_ip
 from convtrack.collect.identity import IdentityCookie, new_anonymous_id, valid_id
 from convtrack.collect.install_referrer import CLICK_ID
 from convtrack.collect.parse import Origin
 from convtrack.collect.pipeline import Pipeline
 from convtrack.errors import ConvtrackError
-from convtrack.events import Campaign, Consent, Context, EventIn
+from convtrack.events import Campaign, Consent, Context, EventIn, Identifiers
 from convtrack.store.base import EventStore
 from convtrack.store.links_model import PLATFORMS, Link
 
@@ -36,6 +42,9 @@ PREFIX = "/c/"
 EVENT_NAME = "link_click"
 PLAY_HOST = "play.google.com"
 MAX_LINK_ID = 32
+# Query parameters a click link reads the device's advertising id from (the first one set).
+ADVERTISING_ID_PARAMS = ("gaid", "aaid", "idfa", "advertising_id")
+MAX_ADVERTISING_ID = 64
 
 
 def not_found(link_id: str) -> ConvtrackError:
@@ -100,6 +109,18 @@ def target(link: Link, click_id: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def advertising_id(query_string: bytes) -> str | None:
+    """The advertising id an ad network's click macro put in the link's query, if any.
+    Unchecked here: ingest keeps only a real one (enrich.pii.normalise_advertising_id drops
+    the all-zero id, an unfilled ``{gaid}`` macro and anything else that is no UUID)."""
+    query = parse_qs(query_string.decode("latin-1"))
+    for name in ADVERTISING_ID_PARAMS:
+        value = (query.get(name) or [""])[0].strip()
+        if value:
+            return value if len(value) <= MAX_ADVERTISING_ID else None
+    return None
+
+
 def _utm(link: Link) -> dict[str, str]:
     return {
         "utm_source": link.utm_source,
@@ -120,8 +141,7 @@ class LinkEndpoint:
         self.cookie = IdentityCookie.from_settings(self.pipeline.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise ConvtrackError("method_not_allowed", "Follow a click link with GET.", 405)
+        only(scope)  # a click link is followed with GET
         link_id = scope["path"][len(PREFIX) :]
         if not (0 < len(link_id) <= MAX_LINK_ID and valid_id(link_id)):
             raise not_found(link_id)
@@ -153,6 +173,7 @@ class LinkEndpoint:
         ua = header(scope, b"user-agent")
         referer = header(scope, b"referer")
         now = datetime.now(UTC)
+        device = advertising_id(scope.get("query_string", b""))
         event = EventIn(
             event_name=EVENT_NAME,
             type="track",
@@ -160,6 +181,7 @@ class LinkEndpoint:
             campaign=Campaign(**{k: v for k, v in _utm(link).items() if v}, click_at=now),
             context=Context(referrer=referer.decode("latin-1")[:2048] if referer else None),
             consent=consent,
+            identifiers=Identifiers(advertising_id=device) if device else None,
             properties={"link_id": link.link_id, CLICK_ID: click_id, "platform": link.platform},
         )
         origin = Origin(

@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
-from convtrack.asgi import JSON_MEDIA, Receive, Scope, Send, header, send_bytes, send_json
-from convtrack.collect.auth import MISSING, KeyRing, key_from_authorization
+from convtrack.asgi import JSON_MEDIA, Receive, Scope, Send, header, only, send_bytes, send_json
+from convtrack.collect.auth import KeyRing, key_from_authorization
 from convtrack.collect.body import decode_json, read_decoded_body
 from convtrack.collect.events_api import client_ip, cors_headers
 from convtrack.collect.identity import mark_gpc
@@ -36,6 +36,13 @@ from convtrack.errors import ConvtrackError
 from convtrack.store.base import KeyRecord
 
 _ACCEPTED_TYPES = (*JSON_MEDIA, b"")
+# What a Segment or RudderStack SDK can send: Bearer is its OAuth token, never the write key.
+MISSING_SEGMENT_KEY = ConvtrackError(
+    "missing_key",
+    "No write key: send HTTP Basic with the write key as user (what Segment and RudderStack "
+    "SDKs do), or `writeKey` in the body.",
+    401,
+)
 _PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"POST, OPTIONS"),
     (b"access-control-allow-headers", b"authorization, content-type, content-encoding"),
@@ -65,8 +72,7 @@ class SegmentEndpoint:
             await send_bytes(send, 204, b"", cors + _PREFLIGHT_HEADERS)
             return
         try:
-            if scope["method"] != "POST":
-                raise ConvtrackError("method_not_allowed", "Use POST.", 405)
+            only(scope, "POST")
             body = await self._handle(scope, receive, segment_paths()[scope["path"]])
         except ConvtrackError as err:
             await send_json(send, err.status, segment_error(err), cors + _headers(err))
@@ -129,7 +135,7 @@ class SegmentEndpoint:
         body_key = doc.get("writeKey")
         key = from_header or (body_key if isinstance(body_key, str) else None)
         if not key:
-            raise MISSING
+            raise MISSING_SEGMENT_KEY
         return self.keys.authenticate(key, None)
 
 

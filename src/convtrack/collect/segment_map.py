@@ -165,7 +165,7 @@ def to_event_dict(kind: str, msg: dict[str, Any], context: dict[str, Any]) -> di
         props["traits"] = kept
     _order_fields(out, props)
     _put(out, "properties", props)
-    _put(out, "identifiers", identifiers(traits))
+    _put(out, "identifiers", identifiers(traits) | device_ids(context))
     _put(out, "context", event_context(context, props if kind == "page" else {}))
     _put(out, "campaign", campaign(context))
     return out
@@ -178,6 +178,18 @@ def identifiers(traits: dict[str, Any]) -> dict[str, Any]:
     if isinstance(birthday := traits.get("birthday"), str):
         ids["date_of_birth"] = birthday[:10]  # an ISO date or date-time
     return {k: str(v) for k, v in ids.items()}
+
+
+def device_ids(context: dict[str, Any]) -> dict[str, Any]:
+    """``context.device.advertisingId`` (GAID / IDFA) and ``adTrackingEnabled`` (specs §1.2)
+    as identifiers: ingest hashes the id, or drops it when tracking is off or it is zero."""
+    device = _obj(context.get("device"))
+    out: dict[str, Any] = {}
+    if _str(device.get("advertisingId")):
+        out["advertising_id"] = device["advertisingId"]
+        if isinstance(device.get("adTrackingEnabled"), bool):
+            out["ad_tracking_enabled"] = device["adTrackingEnabled"]
+    return out
 
 
 def event_context(context: dict[str, Any], page_props: dict[str, Any]) -> dict[str, Any]:

@@ -18,12 +18,11 @@ from typing import Any
 
 import msgspec
 
-from convtrack.asgi import Receive, Scope, Send, header, read_body, send_json
+from convtrack.asgi import Receive, Scope, Send, header, only, read_body, send_json
 from convtrack.collect.events_api import client_ip
 from convtrack.collect.parse import Origin
 from convtrack.collect.pipeline import quarantine_record
 from convtrack.collect.skan_verify import BadPostback, KeySet, verify
-from convtrack.errors import ConvtrackError
 from convtrack.store.base import EventStore
 from convtrack.store.links_model import SkanPostback
 from convtrack.store.writer import Writer
@@ -105,10 +104,7 @@ class SkanEndpoint:
     keys: KeySet = field(default_factory=KeySet.apple)  # injectable: tests sign with their own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            raise ConvtrackError(
-                "method_not_allowed", "POST SKAdNetwork postbacks as JSON to this URL.", 405
-            )
+        only(scope, "POST")  # Apple POSTs the postback as JSON
         body = await read_body(receive, BODY_LIMIT, header(scope, b"content-length"))
         received_at = datetime.now(UTC)
         try:

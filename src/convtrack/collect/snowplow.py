@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from convtrack.asgi import Receive, Scope, Send, header, send_bytes, send_json
+from convtrack.asgi import Receive, Scope, Send, header, only, send_bytes, send_json
 from convtrack.collect.auth import INVALID, KeyRing, key_from_authorization
 from convtrack.collect.body import decode_json, read_decoded_body
 from convtrack.collect.events_api import client_ip, cors_headers
@@ -93,13 +93,11 @@ class SnowplowEndpoint:
             return
         try:
             if scope["path"] == TP2:
-                if method != "POST":
-                    raise ConvtrackError("method_not_allowed", f"Use POST for {TP2}.", 405)
+                only(scope, "POST")
                 cookie = await self._post(scope, receive)
                 status, body, headers = 200, b"ok", _OK_HEADERS
             else:
-                if method not in ("GET", "HEAD"):
-                    raise ConvtrackError("method_not_allowed", "Use GET for /i.", 405)
+                only(scope)
                 cookie = await self._get(scope)
                 status, body, headers = 200, GIF if method == "GET" else b"", _GIF_HEADERS
         except ConvtrackError as err:

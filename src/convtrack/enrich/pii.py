@@ -5,7 +5,9 @@ Two forms are stored (never the raw values, unless ``store_raw_pii`` is set):
 - the canonical hashes in ``event.hashed`` (identity stitching and lookups use them): email
   trimmed and lower-cased; phone in E.164 without the ``+`` (Meta's rule, enrich.normalize;
   a number that is not valid for its region is not hashed); external id trimmed and
-  lower-cased. A value that already is a SHA-256 hex digest is kept.
+  lower-cased; a device's advertising id (GAID / IDFA) as its lower-cased canonical UUID,
+  unless it is the all-zero id of a device limiting ad tracking or ``ad_tracking_enabled``
+  is false (then it is dropped). A value that already is a SHA-256 hex digest is kept.
 - the per-platform hashes in ``event.pii`` (``pii_hashes``): for every field of
   ``normalize.FIELDS`` each platform in ``normalize.PLATFORMS`` hashes, stored compactly as
   ``{field: {"*": hash most platforms share, platform: hash where it differs}}`` (``""``: that
@@ -26,6 +28,11 @@ from convtrack.enrich.normalize import FIELDS, PLATFORMS, hashed_by_platform, is
 from convtrack.events import Event, HashedIds, Identifiers
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# What Android (AdvertisingIdClient with limited ad tracking, AdId.ZERO_OUT) and iOS
+# (advertisingIdentifier without App Tracking Transparency authorisation) report instead of
+# an id: shared by every such device, so it must never link anyone.
+ZERO_ADVERTISING_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def sha256_hex(text: str) -> str:
@@ -57,6 +64,28 @@ def normalise_phone(raw: str, region: str | None = None) -> str:
 
 def normalise_external_id(raw: str) -> str:
     return raw.strip().lower()
+
+
+def normalise_advertising_id(raw: str) -> str:
+    """The lower-cased canonical UUID of a GAID / IDFA (braces and dashes as sent are not
+    required: 32 hex digits are read too); ``""`` for the all-zero id or anything that is not
+    a UUID. A SHA-256 hex digest is kept as is."""
+    text = raw.strip().lower().strip("{}")
+    if _SHA256.match(text):
+        return text
+    if len(text) == 32 and "-" not in text:
+        text = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    if not _UUID.match(text) or text == ZERO_ADVERTISING_ID:
+        return ""
+    return text
+
+
+def advertising_id_hash(ids: Identifiers) -> str | None:
+    """``advertising_id_sha256`` of ``ids``, or None: no id, a zero or malformed one, or
+    ``ad_tracking_enabled`` false."""
+    if not ids.advertising_id or ids.ad_tracking_enabled is False:
+        return None
+    return hash_normalised(normalise_advertising_id(ids.advertising_id))
 
 
 # (canonical hash or None, compacted per-platform hashes or None) of one identifier value.
@@ -106,6 +135,10 @@ def _hash_event(
             canonical[_CANONICAL[name]] = digest
         if compacted is not None:
             pii[name] = dict(compacted)  # a copy: the cached one is shared
+    if ids.advertising_id:
+        canonical["advertising_id_sha256"] = digest = advertising_id_hash(ids)
+        if digest is None:  # not an id to keep, even raw
+            ids.advertising_id = None
     event.hashed = HashedIds(**canonical)
     event.pii = pii
     if not keep_raw:
@@ -174,6 +207,11 @@ _NORMALISERS: dict[str, Callable[..., str]] = {
     "phone": normalise_phone,
     "external_id": normalise_external_id,
 }
+# Quarantine scrubbing also hashes the advertising id (replay reads the hash back).
+_SCRUBBED: dict[str, Callable[[str], str]] = {
+    **_NORMALISERS,
+    "advertising_id": normalise_advertising_id,
+}
 
 
 def scrub_payload(payload: Any) -> Any:
@@ -182,11 +220,13 @@ def scrub_payload(payload: Any) -> Any:
         return payload
     if not isinstance(payload["identifiers"], dict):  # e.g. a bare email string: still PII
         return {**payload, "identifiers": "[removed]"}
-    scrubbed = {}
+    scrubbed: dict[str, Any] = {}
     for key, value in payload["identifiers"].items():
-        norm = _NORMALISERS.get(key)
+        norm = _SCRUBBED.get(key)
         if isinstance(value, str) and norm is not None:
             scrubbed[key + "_sha256"] = hash_normalised(norm(value))
+        elif key == "ad_tracking_enabled" and isinstance(value, bool):
+            scrubbed[key] = value  # a setting, not personal data
         else:
             scrubbed[key] = "[removed]"
     return {**payload, "identifiers": scrubbed}

@@ -11,6 +11,8 @@ cached per consent signals and region: most events of a site share them) and app
 - ads not ``full``: click ids and Meta's ``fbc``/``fbp`` are dropped, and so is all personal
   data (no canonical or per-platform hashes); utm_* and Google's campaign-level parameters
   (gclsrc, gad_source, gad_campaignid) stay, they identify a campaign, not a person;
+- a device's advertising id is kept only when ``ad_storage`` and ``ad_user_data`` are not
+  denied (it exists to match a person across apps for ads);
 - otherwise identifiers are hashed (enrich.pii.hash_identifiers; the gate's ``IdentifierHasher``
   remembers the hashes of recent values).
 
@@ -88,6 +90,7 @@ class Outcome:
     store: bool
     keep_ids: bool
     keep_ads: bool  # click ids, fbc/fbp and personal data
+    keep_advertising_id: bool  # keep_ads, and neither ad_storage nor ad_user_data denied
     truncate_ip: bool
     reduce_user_agent: bool
 
@@ -162,6 +165,8 @@ class ConsentGate:
             store=(d.analytics, d.ads) != ("nothing", "nothing"),
             keep_ids=d.persistent_ids,
             keep_ads=keep_ads,
+            keep_advertising_id=keep_ads
+            and "denied" not in (d.signals.get("ad_storage"), d.signals.get("ad_user_data")),
             truncate_ip=truncate,
             reduce_user_agent=d.reduce_user_agent,
         )
@@ -177,6 +182,8 @@ class ConsentGate:
         if not out.store:
             return None
         if out.keep_ads:
+            if not out.keep_advertising_id and event.identifiers is not None:
+                event.identifiers.advertising_id = None  # a device id needs ads consent
             raw = self.keep_raw if keep_raw is None else keep_raw
             self.hash_identifiers(event, keep_raw=raw, region=region)
         else:

@@ -43,7 +43,11 @@ def export_url(
 
 
 def export_store(
-    store: EventStore, out: Path, start: date | None = None, end: date | None = None
+    store: EventStore,
+    out: Path,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Export an open store: DuckDB through a reader connection of its own database (beside
     its writer; MVCC: ingest carries on), PostgreSQL through a connection of the export's."""
@@ -53,13 +57,13 @@ def export_store(
     if isinstance(store, DuckDBConnection):
         cur = store._cursor()  # never the writer's connection
         try:
-            return export_parquet(DuckDBLake(cur), out, start, end)
+            return export_parquet(DuckDBLake(cur), out, start, end, progress)
         finally:
             cur.close()
     url = str(getattr(store, "url", ""))
     if engine_of(url) != "postgresql":
         raise ConvtrackError("unsupported_store", f"cannot export a {type(store).__name__}")
-    return _from_postgres(url, out, start, end, None)
+    return _from_postgres(url, out, start, end, progress)
 
 
 def _from_postgres(

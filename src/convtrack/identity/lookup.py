@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from convtrack.enrich.pii import (
     hash_normalised,
+    normalise_advertising_id,
     normalise_email,
     normalise_external_id,
     normalise_phone,
@@ -26,6 +27,7 @@ KINDS = {
     "email": ("email_sha256", normalise_email),
     "phone": ("phone_sha256", normalise_phone),
     "external_id": ("external_id_sha256", normalise_external_id),
+    "advertising_id": ("advertising_id_sha256", normalise_advertising_id),
     "user_id": ("user_id", None),
     "anonymous_id": ("anonymous_id", None),
 }

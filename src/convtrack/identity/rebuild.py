@@ -17,7 +17,10 @@ from convtrack.store.base import EventStore
 
 # Event columns holding identifiers, named as their kinds; the first present one founds a
 # new person, so a browser founds it before a user id.
-COLUMNS = ("anonymous_id", "user_id", "email_sha256", "phone_sha256", "external_id_sha256")
+COLUMNS = (
+    "anonymous_id", "user_id", "email_sha256", "phone_sha256", "external_id_sha256",
+    "advertising_id_sha256",
+)  # fmt: skip
 _ANY_SET = " OR ".join(f"{c} IS NOT NULL" for c in COLUMNS)
 EVENTS_SQL = (
     f"SELECT event_id, occurred_at, {', '.join(COLUMNS)} FROM events"  # noqa: S608

@@ -15,8 +15,11 @@ Identifier = tuple[str, str]
 
 ANONYMOUS_ID = "anonymous_id"
 KINDS: frozenset[str] = frozenset(
-    {ANONYMOUS_ID, "user_id", "email_sha256", "phone_sha256", "external_id_sha256"}
-)
+    {
+        ANONYMOUS_ID, "user_id", "email_sha256", "phone_sha256", "external_id_sha256",
+        "advertising_id_sha256",
+    }
+)  # fmt: skip
 
 # Reasons a link is refused (``Refusal.reason``).
 KIND_NOT_MERGING = "kind_not_merging"

@@ -15,7 +15,7 @@ from convtrack.errors import ConvtrackError
 from convtrack.identity.lookup import KINDS, Source, identifier
 from convtrack.store.base import Person
 
-OPTIONS = tuple(KINDS)  # email, phone, external_id, user_id, anonymous_id
+OPTIONS = tuple(KINDS)  # email, phone, external_id, advertising_id, user_id, anonymous_id
 
 
 def _in(values: Sequence[str]) -> str:

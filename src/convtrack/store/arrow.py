@@ -68,6 +68,7 @@ COLUMNS: list[tuple[str, pa.DataType, Extractor]] = [
     ("email_sha256", pa.string(), _get("hashed.email_sha256")),
     ("phone_sha256", pa.string(), _get("hashed.phone_sha256")),
     ("external_id_sha256", pa.string(), _get("hashed.external_id_sha256")),
+    ("advertising_id_sha256", pa.string(), _get("hashed.advertising_id_sha256")),
     ("pii_raw", pa.string(), _pii_raw),
     ("consent", pa.string(), lambda e: _dump(e.consent)),
     ("pii_hashed", pa.string(), lambda e: _dump(e.pii) if e.pii else None),

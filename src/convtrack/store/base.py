@@ -7,7 +7,7 @@ Engine-specific SQL stays inside each backend.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -382,15 +382,20 @@ class EventStore(abc.ABC):
 
     # export
     def export_parquet(
-        self, out: str, start: date | None = None, end: date | None = None
+        self,
+        out: str,
+        start: date | None = None,
+        end: date | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> dict[str, Any]:
         """Write the Parquet lake under ``out`` (convtrack.export) from this store, beside its
-        writer; what was written. The server runs it for ``POST /v1/admin/export``."""
+        writer; what was written. The server runs it for ``POST /v1/admin/export``;
+        ``progress(done, total, day)`` as in ``convtrack.export.parquet.export_parquet``."""
         from pathlib import Path
 
         from convtrack.export.stores import export_store
 
-        return export_store(self, Path(out), start, end).as_json()
+        return export_store(self, Path(out), start, end, progress).as_json()
 
     def __enter__(self) -> EventStore:
         return self

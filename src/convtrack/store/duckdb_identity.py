@@ -21,6 +21,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from convtrack.store.duckdb_base import ARROW_ROWS, run_on_arrow
+
 if TYPE_CHECKING:
     from convtrack.identity.graph import GraphDelta, GraphRows, IdentityGraph
     from convtrack.identity.records import StitchPolicy
@@ -55,7 +57,6 @@ _SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
-_BATCH = "_identity_rows"
 TABLES = tuple(_SCHEMAS)  # the four identity_* tables
 
 
@@ -108,17 +109,15 @@ def _insert(con: duckdb.DuckDBPyConnection, name: str, rows: Sequence[tuple[Any,
     if not rows:
         return
     schema = _SCHEMAS[name]
-    con.register(_BATCH, _table(schema, rows))
     columns = ", ".join(f'"{c}"' for c in schema.names)  # "at" is a keyword
-    con.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {_BATCH}")  # noqa: S608
-    con.unregister(_BATCH)
+    sql = f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {ARROW_ROWS}"  # noqa: S608
+    run_on_arrow(con, sql, _table(schema, rows))
 
 
 def release(con: duckdb.DuckDBPyConnection) -> None:
     """Drop batches left registered (after a failure, or a reopened connection)."""
-    for name in (_BATCH, _MOVED):
-        with contextlib.suppress(duckdb.Error):
-            con.unregister(name)
+    with contextlib.suppress(duckdb.Error):
+        con.unregister(_MOVED)
 
 
 # -- incremental stitching at ingest ---------------------------------------------------------

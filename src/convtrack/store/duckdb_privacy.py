@@ -20,7 +20,10 @@ from convtrack.events import Event, Rejected
 from convtrack.store.base import Person
 
 # Identifier kinds, named as the events columns that hold them.
-KINDS = ("anonymous_id", "user_id", "email_sha256", "phone_sha256", "external_id_sha256")
+KINDS = (
+    "anonymous_id", "user_id", "email_sha256", "phone_sha256", "external_id_sha256",
+    "advertising_id_sha256",
+)  # fmt: skip
 _HASHED = frozenset(k for k in KINDS if k.endswith("_sha256"))
 # Where a quarantined payload (enrich.pii.scrub_payload's output) keeps each kind.
 _PAYLOAD_PATHS = {
@@ -29,6 +32,7 @@ _PAYLOAD_PATHS = {
     "email_sha256": "$.identifiers.email_sha256",
     "phone_sha256": "$.identifiers.phone_sha256",
     "external_id_sha256": "$.identifiers.external_id_sha256",
+    "advertising_id_sha256": "$.identifiers.advertising_id_sha256",
 }
 # Tables holding person data keyed by event id, with their event-id columns. A table that does
 # not exist (yet) is skipped, so a later stage (forwarding's outbox, delivery_log) only adds a
@@ -204,6 +208,7 @@ def _event_identifiers(event: Event) -> list[tuple[str, Any]]:
         ("email_sha256", h.email_sha256),
         ("phone_sha256", h.phone_sha256),
         ("external_id_sha256", h.external_id_sha256),
+        ("advertising_id_sha256", h.advertising_id_sha256),
     ]
 
 

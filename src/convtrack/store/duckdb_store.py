@@ -32,6 +32,7 @@ from convtrack.store.base import (
     ReplayStatus,
     SpendRow,
 )
+from convtrack.store.duckdb_base import ARROW_ROWS, run_on_arrow
 from convtrack.store.duckdb_quarantine import QuarantineMixin
 from convtrack.store.links_model import Link, SkanPostback
 from convtrack.store.outbox_model import (
@@ -50,7 +51,8 @@ _INSERT_COLUMNS = ", ".join(f'"{c}"' for c in COLUMN_NAMES)
 _SELECT_COLUMNS = ", ".join(
     f'CAST("{c}" AS JSON)' if c in JSON_COLUMNS else f'"{c}"' for c in COLUMN_NAMES
 )
-_INSERT_SQL = f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_SELECT_COLUMNS} FROM _batch"  # noqa: S608
+_INSERT_SQL = f"INSERT INTO events ({_INSERT_COLUMNS}) SELECT {_SELECT_COLUMNS} FROM {ARROW_ROWS}"  # noqa: S608
+_STORED_SQL = f"SELECT e.event_id FROM events e SEMI JOIN {ARROW_ROWS} b ON e.event_id = b.event_id"  # noqa: S608
 
 
 def _first_copies(ids: list[str]) -> list[int]:
@@ -106,24 +108,16 @@ class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
         ids = batch.column("event_id")
         if pc.count_distinct(ids).as_py() < batch.num_rows:  # one event twice in the batch
             batch = batch.take(_first_copies(ids.to_pylist()))
-        con.register("_batch", batch)
-        try:
-            dups = con.execute(
-                "SELECT e.event_id FROM events e SEMI JOIN _batch b ON e.event_id = b.event_id"
-            ).fetchall()
-            if dups:
-                known = pa.array([d[0] for d in dups], pa.string())
-                batch = batch.filter(pc.invert(pc.is_in(batch.column("event_id"), known)))
-                con.unregister("_batch")
-                con.register("_batch", batch)
-            if batch.num_rows:
-                con.execute(_INSERT_SQL).fetchall()
-            if jobs:  # outbox jobs of the events inserted now (never of a duplicate)
-                duckdb_outbox.enqueue(con, batch.column("event_id").to_pylist(), jobs)
-            self._stitching.observe(con, batch)  # identity, in the same transaction
-            return int(batch.num_rows)
-        finally:
-            con.unregister("_batch")
+        dups = run_on_arrow(con, _STORED_SQL, batch.select(["event_id"]))
+        if dups:
+            known = pa.array([d[0] for d in dups], pa.string())
+            batch = batch.filter(pc.invert(pc.is_in(batch.column("event_id"), known)))
+        if batch.num_rows:
+            run_on_arrow(con, _INSERT_SQL, batch)
+        if jobs:  # outbox jobs of the events inserted now (never of a duplicate)
+            duckdb_outbox.enqueue(con, batch.column("event_id").to_pylist(), jobs)
+        self._stitching.observe(con, batch)  # identity, in the same transaction
+        return int(batch.num_rows)
 
     def replay_quarantined(self, replays: Sequence[tuple[str, Event]]) -> dict[str, ReplayStatus]:
         if not replays:

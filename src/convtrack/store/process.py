@@ -8,7 +8,10 @@ writer in a child process (``_child_main``) and talks to it over a pipe:
 - ``RemoteWriter.submit`` queues events; the queue is flushed once per event-loop turn as one
   msgpack message; the child acknowledges each request after the commit that stored it
   (acknowledgements of one commit travel together);
-- ``RemoteStore`` forwards every other ``EventStore`` method as a call (both in remote.py).
+- ``RemoteStore`` forwards every other ``EventStore`` method as a call (both in remote.py);
+  a call that reports progress (``StoreProcess.call_reporting``: the export) gets a
+  ``progress`` callback in the child whose calls travel to the parent as ``progress``
+  messages, ahead of the call's result on the same pipe, so none is lost or overtaken.
 
 The child dies with its parent (``PR_SET_PDEATHSIG``) or when the pipe closes.
 """
@@ -25,7 +28,7 @@ import multiprocessing
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -165,11 +168,15 @@ class _StoreServer:
         batch, self._acks = self._acks, []
         self.send(("acks", batch, asdict(self.writer.stats)))
 
-    def _call(self, req_id: int, method: str, args: tuple[Any, ...]) -> None:
+    def _call(self, req_id: int, method: str, args: tuple[Any, ...], reports: bool = False) -> None:
+        kwargs = {"progress": functools.partial(self._progress, req_id)} if reports else {}
         try:
-            self.send(("result", req_id, True, getattr(self.store, method)(*args)))
+            self.send(("result", req_id, True, getattr(self.store, method)(*args, **kwargs)))
         except Exception as exc:
             self.send(("result", req_id, False, _error_info(exc)))
+
+    def _progress(self, req_id: int, *report: Any) -> None:
+        self.send(("progress", req_id, *report))
 
 
 class StoreProcess:
@@ -194,6 +201,7 @@ class StoreProcess:
         self._send_lock = threading.Lock()
         self._ids = itertools.count()
         self._calls: dict[int, Future[Any]] = {}
+        self._reporters: dict[int, Callable[..., None]] = {}  # req_id -> progress callback
         self._appends: dict[int, tuple[int, Done | None]] = {}
         self._outbox: Jobs = []
         self._flush_scheduled = False
@@ -223,6 +231,19 @@ class StoreProcess:
         self._calls[req_id] = future
         self._send(("call", req_id, method, args))
         return future.result()
+
+    def call_reporting(self, method: str, progress: Callable[..., None], *args: Any) -> Any:
+        """``call``, where the child passes the method a ``progress`` callback whose calls
+        reach ``progress`` here, on the reader thread, all before the call returns."""
+        req_id = next(self._ids)
+        future: Future[Any] = Future()
+        self._calls[req_id] = future
+        self._reporters[req_id] = progress
+        try:
+            self._send(("call", req_id, method, args, True))
+            return future.result()
+        finally:
+            self._reporters.pop(req_id, None)
 
     def submit(
         self, events: Sequence[Event], rejected: Sequence[Rejected], done: Done | None
@@ -264,6 +285,8 @@ class StoreProcess:
                 kind = message[0]
                 if kind == "acks":
                     self._acked(message[1], message[2])
+                elif kind == "progress":
+                    self._report(message[1], message[2:])
                 elif kind == "result":
                     _, req_id, ok, value = message
                     future = self._calls.pop(req_id)
@@ -278,6 +301,15 @@ class StoreProcess:
         finally:
             self._fail_everything()
             self._stopped.set()
+
+    def _report(self, req_id: int, report: tuple[Any, ...]) -> None:
+        reporter = self._reporters.get(req_id)
+        if reporter is None:
+            return
+        try:
+            reporter(*report)
+        except Exception:  # a broken listener never stops the reader (or the call)
+            log.exception("could not deliver a progress report")
 
     def _acked(self, acks: list[tuple[int, Any]], stats: dict[str, Any]) -> None:
         self.stats = WriterStats(**stats)

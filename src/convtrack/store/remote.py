@@ -153,8 +153,13 @@ class RemoteStore(EventStore):
     def purge_before(self, before: Any, dry_run: bool = False) -> dict[str, int]:
         return dict(self._process.call("purge_before", before, dry_run))
 
-    def export_parquet(self, out: str, start: Any = None, end: Any = None) -> dict[str, Any]:
-        return dict(self._process.call("export_parquet", out, start, end))
+    def export_parquet(
+        self, out: str, start: Any = None, end: Any = None, progress: Any = None
+    ) -> dict[str, Any]:
+        if progress is None:
+            return dict(self._process.call("export_parquet", out, start, end))
+        # the child calls its own ``progress``; each call is relayed here, in order
+        return dict(self._process.call_reporting("export_parquet", progress, out, start, end))
 
     def raw_ips(self, before: Any) -> list[str]:
         return list(self._process.call("raw_ips", before))

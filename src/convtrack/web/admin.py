@@ -32,6 +32,7 @@ from convtrack.plan import PlanError
 from convtrack.plan.active import ActivePlan
 from convtrack.store.base import EventStore
 from convtrack.web import spend_api
+from convtrack.web.export_stream import ExportRun, wants_ndjson
 from convtrack.web.quarantine_api import QuarantineApi
 
 UNAUTHORISED = ConvtrackError(
@@ -84,7 +85,7 @@ class AdminApi:
     plan: ActivePlan
     quarantine: QuarantineApi | None = None  # /v1/admin/quarantine…
     purge: Any = None  # (dry_run) -> dict: POST /v1/admin/privacy/purge
-    exporting: bool = False  # a POST /v1/admin/export runs (one at a time)
+    export_run: ExportRun | None = None  # the last POST /v1/admin/export (one at a time)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -101,6 +102,9 @@ class AdminApi:
         except ConvtrackError as err:
             await send_error(send, err)
             return
+        if isinstance(result, ExportRun):  # the client asked for ndjson: progress lines
+            await result.stream(receive, send)
+            return
         await send_json(send, 200, result)
 
     def _authorise(self, scope: Scope) -> None:
@@ -109,7 +113,8 @@ class AdminApi:
     def _no_route(self, method: str, path: str) -> ConvtrackError:
         """405 for a known path asked with another method (its methods in ``Allow``), else 404."""
         allowed = sorted(m for m, p in self.routes() if p == path)
-        if self.quarantine is not None and self.quarantine.item_route("GET", path):
+        item = self.quarantine is not None and self.quarantine.item_route("GET", path)
+        if item and not allowed:  # an id, not a fixed path such as .../replay
             allowed = ["GET"]
         if allowed:
             methods = ", ".join(allowed)
@@ -205,10 +210,11 @@ class AdminApi:
         body = await self._body(receive, scope, PurgeIn)
         return dict(await asyncio.to_thread(self.purge, body.dry_run))
 
-    async def _export(self, scope: Scope, receive: Receive) -> dict[str, Any]:
+    async def _export(self, scope: Scope, receive: Receive) -> dict[str, Any] | ExportRun:
         """``convtrack export`` while this server holds the DuckDB file: the store process
         writes the lake from a reader connection (a thread of its call pool, never the writer
-        or the event loop), so ingest carries on."""
+        or the event loop), so ingest carries on. Answered as ndjson progress lines when the
+        client accepts them (web/export_stream.py), else with the result once it is done."""
         from convtrack.export.parquet import export_running
         from convtrack.reports.conversions_query import parse_day
 
@@ -216,13 +222,13 @@ class AdminApi:
         if not body.out.startswith("/"):
             raise ConvtrackError("invalid_request", "out must be an absolute path.", 422)
         start, end = parse_day(body.start, "start"), parse_day(body.end, "end")
-        if self.exporting:  # PostgreSQL: the lake's advisory lock also guards other processes
-            raise export_running()
-        self.exporting = True
-        try:
-            return await asyncio.to_thread(self.store.export_parquet, body.out, start, end)
-        finally:
-            self.exporting = False
+        if self.export_run is not None and self.export_run.running:
+            raise export_running()  # PostgreSQL: the lake's advisory lock also guards others
+        streamed = wants_ndjson(scope)
+        self.export_run = run = ExportRun(
+            lambda report: self.store.export_parquet(body.out, start, end, report), streamed
+        )
+        return run if streamed else await run.result()
 
     async def _plan(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         return self.plan.describe()

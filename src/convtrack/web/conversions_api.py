@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs
 
-from convtrack.asgi import Receive, Scope, Send, send_json
+from convtrack.asgi import Receive, Scope, Send, only, send_json
 from convtrack.errors import ConvtrackError
 from convtrack.plan import CompiledPlan
 from convtrack.reports.conversions import BY, By, conversions_report
@@ -48,8 +48,7 @@ class ConversionsEndpoint:
     authorise: Callable[[Scope], None]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise ConvtrackError("method_not_allowed", "Use GET.", 405, headers={"allow": "GET"})
+        only(scope)
         self.authorise(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         window, by = window_and_by(query)

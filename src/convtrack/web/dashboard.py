@@ -21,10 +21,19 @@ from functools import cache
 from importlib import resources
 from urllib.parse import parse_qs
 
-from convtrack.asgi import Handler, Receive, Scope, Send, header, read_body, send_bytes, send_json
+from convtrack.asgi import (
+    Handler,
+    Receive,
+    Scope,
+    Send,
+    header,
+    only,
+    read_body,
+    send_bytes,
+    send_json,
+)
 from convtrack.collect.events_api import client_ip
 from convtrack.collect.identity import is_https
-from convtrack.errors import ConvtrackError
 from convtrack.web.session import (
     COOKIE,
     CSRF_REFUSED,
@@ -131,15 +140,8 @@ class Dashboard:
         attributes = b"; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + str(max_age).encode()
         return b"set-cookie", COOKIE + b"=" + value.encode() + attributes + secure
 
-    @staticmethod
-    def _method(scope: Scope, allowed: str) -> None:
-        if scope["method"] not in allowed.split(", "):
-            raise ConvtrackError(
-                "method_not_allowed", f"Use {allowed}.", 405, headers={"allow": allowed}
-            )
-
     async def _home(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._method(scope, "GET, HEAD")
+        only(scope, "GET, HEAD")
         if self.auth.session(scope) is None:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             next_page = _safe_next((query.get("next") or [""])[0])
@@ -149,7 +151,7 @@ class Dashboard:
         await send_bytes(send, 200, _static("dashboard.html"), _HTML)
 
     async def _page(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._method(scope, "GET, HEAD")
+        only(scope, "GET, HEAD")
         if self.auth.session(scope) is None:
             await send_bytes(send, 303, b"", _redirect("/?next=" + scope["path"]))
             return
@@ -161,7 +163,7 @@ class Dashboard:
         return {k: v[0] for k, v in form.items()}
 
     async def _signin(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._method(scope, "POST")
+        only(scope, "POST")
         ip = client_ip(scope, self.trust_forwarded_for) or "?"
         form = await self._form(scope, receive)
         next_page = _safe_next(form.get("next"))
@@ -180,7 +182,7 @@ class Dashboard:
         await send_bytes(send, 303, b"", _redirect(next_page or "/", [cookie]))
 
     async def _signout(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._method(scope, "POST")
+        only(scope, "POST")
         session = self.auth.session(scope)
         if session is None:
             raise UNAUTHORISED
@@ -194,7 +196,7 @@ class Dashboard:
         await send_bytes(send, 303, b"", _redirect("/?signed_out=1", [cookie]))
 
     async def _session(self, scope: Scope, receive: Receive, send: Send) -> None:
-        self._method(scope, "GET, HEAD")
+        only(scope, "GET, HEAD")
         session = self.auth.session(scope)
         if session is None:
             raise UNAUTHORISED
@@ -208,7 +210,7 @@ class Dashboard:
         ]
 
         async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-            self._method(scope, "GET, HEAD")
+            only(scope, "GET, HEAD")
             await send_bytes(send, 200, _static(name), headers)
 
         return serve

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from convtrack.asgi import Receive, Scope, Send, send_json
+from convtrack.asgi import Receive, Scope, Send, only, send_json
 from convtrack.errors import ConvtrackError
 from convtrack.store.base import EventStore
 
@@ -132,8 +132,7 @@ class DebugEvents:
     authorise: Callable[[Scope], None]  # raises ConvtrackError 401
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise ConvtrackError("method_not_allowed", "Use GET.", 405, headers={"allow": "GET"})
+        only(scope)
         self.authorise(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         filters, limit = parse_filters(query)

@@ -234,6 +234,40 @@ class Erased(Struct):
     total: int
 
 
+def _cutoff(**more: Any) -> dict[str, Any]:
+    """The JSON Schema of rows per table (``additionalProperties``) beside ``before``, the
+    cut-off time, and ``more``."""
+    listed = {"before": {"type": "string", "format": "date-time"}, **more}
+    return {"properties": listed, "required": sorted(listed)}
+
+
+PurgedRows = Annotated[
+    dict[str, int],
+    Meta(
+        title="PurgedRows",
+        description="Rows deleted (or, dry run, to delete) per table",
+        extra_json_schema=_cutoff(),
+    ),
+]
+TruncatedIps = Annotated[
+    dict[str, int],
+    Meta(
+        title="TruncatedIps",
+        description="Full IPs truncated (or, dry run, to truncate): distinct ones, rows per table",
+        extra_json_schema=_cutoff(distinct_ips={"type": "integer"}),
+    ),
+]
+
+
+class Purged(Struct, omit_defaults=True):
+    """``POST /v1/admin/privacy/purge`` (privacy/retention.py): each part only when its
+    setting is on (``retention_days``, ``raw_ip_hours``)."""
+
+    dry_run: bool
+    purged: PurgedRows | None = None
+    raw_ips: TruncatedIps | None = None
+
+
 class SpendImported(Struct):
     rows: int
     inserted: int
@@ -241,3 +275,30 @@ class SpendImported(Struct):
 
 
 Counts = Annotated[dict[str, int], Meta(title="Counts", description="What it holds, by kind")]
+
+
+# --- export (export/parquet.py, web/export_stream.py) ---
+class ExportTables(Struct):
+    identity_people: int
+    spend: int
+
+
+class Exported(Struct):
+    """``POST /v1/admin/export``: the days written this run, those unchanged, event rows."""
+
+    written: list[str]
+    skipped: int
+    rows: int
+    tables: ExportTables
+
+
+class ExportCounts(Struct):
+    done: int
+    total: int
+    day: str  # the day being written; "" once all are
+
+
+class ExportProgress(Struct):
+    """A progress line of the ``application/x-ndjson`` answer."""
+
+    progress: ExportCounts

@@ -43,15 +43,36 @@ class Error(Struct):
     error: ErrorInfo
 
 
-class EventsAnswer(Struct, omit_defaults=True):
-    """``POST /v1/events``: counted once the accepted events are committed."""
+class EcapiAnswer(Struct):
+    """``POST /v1/ecapi/events`` (and the base of the other ingest answers): counted once the
+    accepted events are committed; ``errors`` are the rejected ones (kept in quarantine)."""
 
     accepted: int
     rejected: int
     errors: list[Detail]
     warnings: list[Detail]
+
+
+class EventsAnswer(EcapiAnswer, omit_defaults=True):
+    """``POST /v1/events``."""
+
     dropped: int | None = None  # only when not 0: consent allows storing nothing of them
     anonymous_id: str | None = None  # public keys: the first-party identity cookie's id
+
+
+class SegmentAnswer(EcapiAnswer, omit_defaults=True):
+    """The Segment/RudderStack paths (collect/segment.py): what their SDKs expect, 200 with
+    ``success`` even when messages were quarantined (listed in ``errors`` by ``index``)."""
+
+    success: Literal[True]
+    dropped: int | None = None  # only when not 0: consent allows storing nothing of them
+
+
+class SkanAnswer(Struct, omit_defaults=True):
+    """A SKAdNetwork postback copy, in custody either way (collect/skan.py)."""
+
+    status: Literal["stored", "duplicate", "quarantined"]
+    reason: str | None = None  # quarantined: why (bad_signature, malformed_json, …)
 
 
 class Healthy(Struct):

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import msgspec
 
-from convtrack.asgi import Handler, Receive, Scope, Send, read_json, send_json
+from convtrack.asgi import Handler, Receive, Scope, Send, only, read_json, send_json
 from convtrack.config import Settings
 from convtrack.errors import ConvtrackError
 from convtrack.forward import service
@@ -54,8 +54,7 @@ class OutboxApi:
     def _wrap(self, method: str, action: Any) -> Handler:
         async def handler(scope: Scope, receive: Receive, send: Send) -> None:
             require_token(scope, self.token)
-            if scope["method"] != method:
-                raise ConvtrackError("method_not_allowed", f"Use {method} on {scope['path']}.", 405)
+            only(scope, method)
             await send_json(send, 200, await action(scope, receive))
 
         return handler

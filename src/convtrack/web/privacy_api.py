@@ -3,7 +3,8 @@
 Authorised by a secret write key (``Authorization: Bearer ctk_sec_…``, as ``/v1/events`` takes
 it) or the admin token; a public (browser) key is refused with 403. The body (erase) or query
 (export) names one identifier: ``email``, ``phone``, ``external_id`` (in clear or already
-SHA-256 hashed), ``user_id`` or ``anonymous_id``. See docs/privacy.md.
+SHA-256 hashed), ``advertising_id`` (a GAID / IDFA, or its hash), ``user_id`` or
+``anonymous_id``. See docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class EraseIn(msgspec.Struct, forbid_unknown_fields=True):
     external_id: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
+    advertising_id: str | None = None
     dry_run: bool = False
 
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from convtrack.asgi import Handler, Receive, Scope, Send, send_json
+from convtrack.asgi import Handler, Receive, Scope, Send, only, send_json
 from convtrack.errors import ConvtrackError
 from convtrack.plan import CompiledPlan
 from convtrack.qa import anomaly
@@ -74,10 +74,7 @@ class QaApi:
     def _wrap(self, action: PlainHandler) -> Handler:
         async def handler(scope: Scope, receive: Receive, send: Send) -> None:
             require_token(scope, self.token)
-            if scope["method"] not in ("GET", "HEAD"):
-                raise ConvtrackError(
-                    "method_not_allowed", "Use GET.", 405, headers={"allow": "GET, HEAD"}
-                )
+            only(scope)
             await send_json(send, 200, await action(scope, receive))
 
         return handler

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from convtrack.asgi import Receive, Scope, Send, send_json
+from convtrack.asgi import Receive, Scope, Send, only, send_json
 from convtrack.attribution.engine import CreditStore
 from convtrack.attribution.service import params_from, run_report, save_report_credits
-from convtrack.errors import ConvtrackError
 from convtrack.plan import CompiledPlan
 
 
@@ -30,10 +29,7 @@ class AttributionEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         save = scope["path"].endswith("/credits")
         allowed = "POST" if save else "GET, HEAD"
-        if scope["method"] not in allowed.split(", "):
-            raise ConvtrackError(
-                "method_not_allowed", f"Use {allowed}.", 405, headers={"allow": allowed}
-            )
+        only(scope, allowed)
         self.authorise(scope)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         params = params_from(query)  # 400 on bad parameters, before any work

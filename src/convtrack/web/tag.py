@@ -12,8 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-from convtrack.asgi import Receive, Scope, Send, header, send_bytes
-from convtrack.errors import ConvtrackError
+from convtrack.asgi import Receive, Scope, Send, header, only, send_bytes
 
 SHORT = b"public, max-age=300"
 LONG = b"public, max-age=31536000, immutable"
@@ -36,8 +35,7 @@ class TagScript:
         return f'"{self.version}-gz"'.encode() if gzipped else f'"{self.version}"'.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in ("GET", "HEAD"):
-            raise ConvtrackError("method_not_allowed", "Use GET for /t.js.", 405)
+        only(scope)
         accept = header(scope, b"accept-encoding") or b""
         zipped = b"gzip" in accept.lower()
         etag = self.etag(zipped)

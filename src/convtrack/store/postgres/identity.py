@@ -95,7 +95,10 @@ def replayed(events: Sequence[Event]) -> list[Replayed]:
     found = []
     for e in events:
         h = e.hashed
-        values = (e.anonymous_id, e.user_id, h.email_sha256, h.phone_sha256, h.external_id_sha256)
+        values = (
+            e.anonymous_id, e.user_id, h.email_sha256, h.phone_sha256, h.external_id_sha256,
+            h.advertising_id_sha256,
+        )  # fmt: skip
         identifiers = [(k, v) for k, v in zip(KINDS, values, strict=True) if v]
         if identifiers:
             found.append((e.event_id, e.occurred_at, identifiers))

@@ -38,6 +38,7 @@ _PAYLOAD = {
     "email_sha256": "p->'identifiers'->>'email_sha256'",
     "phone_sha256": "p->'identifiers'->>'phone_sha256'",
     "external_id_sha256": "p->'identifiers'->>'external_id_sha256'",
+    "advertising_id_sha256": "p->'identifiers'->>'advertising_id_sha256'",
 }
 _KEY = "{0}kind || chr(31) || {0}value"
 _JSONB_OID = 3802
@@ -157,7 +158,8 @@ def _candidates(events: Sequence[Event], rejected: Sequence[Rejected]) -> list[s
         for kind, value in (("anonymous_id", e.anonymous_id), ("user_id", e.user_id)):
             if value:
                 found.add(tombstone_hash(kind, value))
-        found.update(v for v in (h.email_sha256, h.phone_sha256, h.external_id_sha256) if v)
+        hashes = (h.email_sha256, h.phone_sha256, h.external_id_sha256, h.advertising_id_sha256)
+        found.update(v for v in hashes if v)
     for r in rejected:
         try:
             data = msgspec.json.decode(r.payload)
