@@ -49,6 +49,11 @@ _HASHED = set(msgspec.structs.asdict(HashedIds()))  # the hashed identifier fiel
 POOL = [1]  # how many times larger the pools of identifiers are (--pool)
 
 
+# Before and after migration 0019 (advertising_id_sha256): a fixed list, so two trees compared
+# with this script draw the same random numbers.
+DRAWN = ("advertising_id_sha256", "email_sha256", "external_id_sha256", "phone_sha256")
+
+
 def digest(rng: random.Random, pool: int) -> str:
     return hashlib.sha256(str(rng.randrange(pool * POOL[0])).encode()).hexdigest()
 
@@ -58,9 +63,10 @@ def make_event(rng: random.Random, n: int) -> Event:
     conversion = kind < 0.3
     hashed: dict[str, str] = {}
     if conversion or rng.random() < 0.1:
-        for field in sorted(_HASHED):
-            if rng.random() < 0.6:
-                hashed[field] = digest(rng, 400)
+        for field in DRAWN:  # the same draws whichever fields this tree's HashedIds has
+            chosen, value = rng.random() < 0.6, digest(rng, 400)
+            if chosen and field in _HASHED:
+                hashed[field] = value
     at = T0 + timedelta(seconds=rng.randrange(0, 86_400), microseconds=rng.randrange(10**6))
     return Event(
         event_id=f"ev-{n}",

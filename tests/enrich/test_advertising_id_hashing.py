@@ -52,6 +52,8 @@ def gate(**settings: Any) -> ConsentGate:
         (DIGEST, DIGEST),  # already hashed: kept
         (ZERO_ADVERTISING_ID, ""),  # limited ad tracking / no ATT authorisation
         (ZERO_ADVERTISING_ID.replace("-", ""), ""),
+        (hashlib.sha256(ZERO_ADVERTISING_ID.encode()).hexdigest(), ""),  # hashed by the sender
+        (hashlib.sha256(ZERO_ADVERTISING_ID.replace("-", "").encode()).hexdigest(), ""),
         ("{gaid}", ""),  # a macro the ad network did not fill
         ("not-a-uuid", ""),
     ],
@@ -111,9 +113,15 @@ def test_segment_device_ids_map_to_identifiers() -> None:
     off = mapped({"advertisingId": GAID, "adTrackingEnabled": False})
     assert off.identifiers == Identifiers(advertising_id=GAID, ad_tracking_enabled=False)
     assert mapped({"id": "dev-1", "adTrackingEnabled": True}).identifiers is None
+    odd = mapped({"advertisingId": GAID, "adTrackingEnabled": "false"})
+    assert odd.identifiers == Identifiers(advertising_id=GAID, ad_tracking_enabled=False)
+    too_long = mapped({"advertisingId": "x" * 65})  # the id goes, the message stays
+    assert too_long.identifiers is None and too_long.event_name == "Application Installed"
 
 
 def test_quarantine_scrubs_the_id_and_replay_reads_the_hash_back() -> None:
+    off = scrub_payload({"identifiers": {"advertising_id": GAID, "ad_tracking_enabled": False}})
+    assert off["identifiers"] == {"ad_tracking_enabled": False}  # not even its hash
     payload = {"identifiers": {"advertising_id": GAID, "ad_tracking_enabled": True}}
     scrubbed = scrub_payload(payload)
     assert scrubbed["identifiers"] == {"advertising_id_sha256": DIGEST, "ad_tracking_enabled": True}
@@ -126,7 +134,12 @@ def test_quarantine_scrubs_the_id_and_replay_reads_the_hash_back() -> None:
 def test_click_link_query_names() -> None:
     assert advertising_id(f"gaid={GAID}".encode()) == GAID
     assert advertising_id(f"x=1&idfa={GAID}".encode()) == GAID
-    assert advertising_id(f"aaid={GAID}&gaid=other".encode()) == "other"  # gaid comes first
+    other = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+    assert advertising_id(f"aaid={GAID}&gaid={other}".encode()) == other  # gaid comes first
+    # an unfilled macro, the zero id or junk does not hide a real id after it
+    assert advertising_id(f"gaid=%7Bgaid%7D&idfa={GAID}".encode()) == GAID
+    assert advertising_id(f"gaid=00000000-0000-0000-0000-000000000000&aaid={GAID}".encode()) == GAID
+    assert advertising_id(b"gaid=" + b"a" * 65 + f"&idfa={GAID}".encode()) == GAID
     assert advertising_id(b"advertising_id=" + GAID.encode()) == GAID
     assert advertising_id(b"gaid=&utm_source=x") is None
     assert advertising_id(b"gaid=" + b"a" * 65) is None

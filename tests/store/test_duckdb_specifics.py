@@ -118,7 +118,7 @@ def test_an_append_logs_each_conversions_copies_once_per_source(db_url: str) -> 
     assert [tuple(r) for r in got] == sorted(expected)
 
 
-def test_the_append_path_registers_nothing_in_the_catalog(db_url: str) -> None:
+def test_the_append_path_leaves_nothing_in_the_catalog(db_url: str) -> None:
     """Its Arrow tables are read by name from a local (``run_on_arrow``): no view stays."""
     with DuckDBStore(db_url) as store:
         store.append([_copy("c1", "browser", 1), _copy("c1", "server", 2)])

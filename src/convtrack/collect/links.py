@@ -33,6 +33,7 @@ from convtrack.collect.identity import IdentityCookie, new_anonymous_id, valid_i
 from convtrack.collect.install_referrer import CLICK_ID
 from convtrack.collect.parse import Origin
 from convtrack.collect.pipeline import Pipeline
+from convtrack.enrich.pii import normalise_advertising_id
 from convtrack.errors import ConvtrackError
 from convtrack.events import Campaign, Consent, Context, EventIn, Identifiers
 from convtrack.store.base import EventStore
@@ -110,14 +111,16 @@ def target(link: Link, click_id: str) -> str:
 
 
 def advertising_id(query_string: bytes) -> str | None:
-    """The advertising id an ad network's click macro put in the link's query, if any.
-    Unchecked here: ingest keeps only a real one (enrich.pii.normalise_advertising_id drops
-    the all-zero id, an unfilled ``{gaid}`` macro and anything else that is no UUID)."""
+    """The first real advertising id an ad network's click macro put in the link's query,
+    if any: a link often carries both networks' macros, and one left unfilled (``{gaid}``),
+    the all-zero id or anything else that is no UUID must not hide the other
+    (enrich.pii.normalise_advertising_id decides)."""
     query = parse_qs(query_string.decode("latin-1"))
     for name in ADVERTISING_ID_PARAMS:
-        value = (query.get(name) or [""])[0].strip()
-        if value:
-            return value if len(value) <= MAX_ADVERTISING_ID else None
+        for value in query.get(name) or ():
+            value = value.strip()
+            if len(value) <= MAX_ADVERTISING_ID and normalise_advertising_id(value):
+                return value
     return None
 
 

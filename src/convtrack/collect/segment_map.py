@@ -184,11 +184,12 @@ def device_ids(context: dict[str, Any]) -> dict[str, Any]:
     """``context.device.advertisingId`` (GAID / IDFA) and ``adTrackingEnabled`` (specs §1.2)
     as identifiers: ingest hashes the id, or drops it when tracking is off or it is zero."""
     device = _obj(context.get("device"))
-    out: dict[str, Any] = {}
-    if _str(device.get("advertisingId")):
-        out["advertising_id"] = device["advertisingId"]
-        if isinstance(device.get("adTrackingEnabled"), bool):
-            out["ad_tracking_enabled"] = device["adTrackingEnabled"]
+    given = device.get("advertisingId")
+    if not (isinstance(given, str) and given.strip() and len(given) <= 64):
+        return {}  # the id is dropped, not the whole message
+    out: dict[str, Any] = {"advertising_id": given}
+    if "adTrackingEnabled" in device:  # anything but true (e.g. "false") is not a yes
+        out["ad_tracking_enabled"] = device["adTrackingEnabled"] is True
     return out
 
 

@@ -39,6 +39,12 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# The zero id as a sender that hashes before checking would send it (dashed or not).
+_ZERO_DIGESTS = frozenset(
+    sha256_hex(zero) for zero in (ZERO_ADVERTISING_ID, ZERO_ADVERTISING_ID.replace("-", ""))
+)
+
+
 def hash_normalised(normalised: str) -> str | None:
     """SHA-256 hex of a normalised value; a value that already is a digest is kept."""
     if not normalised:
@@ -69,10 +75,10 @@ def normalise_external_id(raw: str) -> str:
 def normalise_advertising_id(raw: str) -> str:
     """The lower-cased canonical UUID of a GAID / IDFA (braces and dashes as sent are not
     required: 32 hex digits are read too); ``""`` for the all-zero id or anything that is not
-    a UUID. A SHA-256 hex digest is kept as is."""
+    a UUID. A SHA-256 hex digest is kept as is, unless it is the zero id's."""
     text = raw.strip().lower().strip("{}")
     if _SHA256.match(text):
-        return text
+        return "" if text in _ZERO_DIGESTS else text
     if len(text) == 32 and "-" not in text:
         text = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     if not _UUID.match(text) or text == ZERO_ADVERTISING_ID:
@@ -221,8 +227,11 @@ def scrub_payload(payload: Any) -> Any:
     if not isinstance(payload["identifiers"], dict):  # e.g. a bare email string: still PII
         return {**payload, "identifiers": "[removed]"}
     scrubbed: dict[str, Any] = {}
+    tracking_off = payload["identifiers"].get("ad_tracking_enabled") is False
     for key, value in payload["identifiers"].items():
         norm = _SCRUBBED.get(key)
+        if key == "advertising_id" and tracking_off:
+            continue  # the device said no: not even its hash is kept
         if isinstance(value, str) and norm is not None:
             scrubbed[key + "_sha256"] = hash_normalised(norm(value))
         elif key == "ad_tracking_enabled" and isinstance(value, bool):

@@ -19,6 +19,7 @@ loop never waits on the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,9 @@ class ExportRun:
 
         def report(done: int, total: int, day: str) -> None:  # any thread
             line = {"progress": {"done": done, "total": total, "day": day}}
-            loop.call_soon_threadsafe(self.lines.put_nowait, line)
+            # RuntimeError: the loop closed (the server stops); the export goes on
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.lines.put_nowait, line)
 
         self.task = asyncio.ensure_future(asyncio.to_thread(export, report if reports else None))
         # runs after every report the export made (they were queued before it returned)
