@@ -97,6 +97,30 @@ def test_screen_view_and_contexts() -> None:
     assert plain is not None and plain["contexts"][0]["data"] == {"tier": "gold"}
 
 
+def test_the_mobile_contexts_device_ids_are_taken_out_and_the_idfa_is_an_identifier() -> None:
+    idfa, idfv = "6D92078A-8246-4BA4-AE5B-76104861E7DC", "5B2C1E4A-0000-4C1D-9E2F-3A4B5C6D7E8F"
+    device = {"osType": "ios", "deviceModel": "iPhone15,2", "appleIdfa": idfa, "appleIdfv": idfv}
+    mobile = {"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3",
+              "data": device}  # fmt: skip
+    ctx = {
+        "schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+        "data": [mobile],
+    }
+    for kind in ({"e": "pv"}, {"e": "tr", "tr_id": "o-1", "tr_tt": "9.5", "tr_ci": "Paris"}):
+        event = mapped(**kind, cx=b64(ctx))
+        assert event.properties is not None
+        kept = event.properties["contexts"][0]["data"]
+        assert kept == {"osType": "ios", "deviceModel": "iPhone15,2"}  # no device id stays
+        assert event.identifiers is not None and event.identifiers.advertising_id == idfa
+    order = mapped(e="tr", tr_id="o-1", tr_tt="9.5", tr_ci="Paris", cx=b64(ctx)).identifiers
+    assert order is not None and order.city == "Paris"  # the order's address stays too
+    android = {**mobile, "data": {"osType": "android", "androidIdfa": idfa.lower()}}
+    event = mapped(e="pv", cx=b64({**ctx, "data": [android]}))
+    assert event.identifiers is not None and event.identifiers.advertising_id == idfa.lower()
+    plain = mapped(e="pv", cx=b64({**ctx, "data": [{**mobile, "data": {"osType": "ios"}}]}))
+    assert plain.identifiers is None
+
+
 def test_transaction_is_a_purchase_and_items_are_their_own_events() -> None:
     order = mapped(e="tr", tr_id="o-1", tr_tt="42.50", tr_cu="eur", tr_tx="5", tr_sh="3",
                    tr_af="web", tr_ci="Paris", tr_co="FR")  # fmt: skip

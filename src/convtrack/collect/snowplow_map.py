@@ -34,6 +34,12 @@ CONTEXT = {"url": "url", "refr": "referrer", "page": "title", "ua": "user_agent"
 # Tracker and app facts kept in properties (no identifier is ever kept there: consent strips
 # identifiers only from the identity fields).
 FACTS = {"aid": "app_id", "p": "platform", "tv": "tracker", "tna": "tracker_namespace"}
+# Snowplow's mobile context entity (its published Iglu schema; not in specs/): the device
+# identifiers it may carry. The advertising ids become ``identifiers.advertising_id``; the
+# vendor and app-set ids are device identifiers no destination reads: dropped.
+MOBILE_CONTEXT = re.compile(r"^iglu:com\.snowplowanalytics\.snowplow/mobile_context/jsonschema/")
+ADVERTISING_IDS = ("appleIdfa", "androidIdfa")
+DEVICE_IDS = (*ADVERTISING_IDS, "appleIdfv", "openIdfa", "appSetId")
 STRUCTURED = {"se_ca": "category", "se_ac": "action", "se_la": "label", "se_pr": "property"}
 TRANSACTION_ADDRESS = {"tr_ci": "city", "tr_st": "state", "tr_co": "country"}
 ITEM = {"ti_id": "order_id", "ti_sk": "sku", "ti_nm": "name", "ti_na": "name", "ti_ca": "category",
@@ -122,6 +128,7 @@ def event_dict(params: dict[str, str]) -> dict[str, Any]:
     _times(out, params)
     props: dict[str, Any] = {f: params[k] for k, f in FACTS.items() if k in params}
     entities = contexts(params)
+    advertising_id = take_device_ids(entities)
     if entities:
         props["contexts"] = entities
     kind = params["e"]
@@ -149,7 +156,22 @@ def event_dict(params: dict[str, str]) -> dict[str, Any]:
         out["event_name"], out["type"] = name, type_
         props |= {"event_schema": schema, **data}
     out["properties"] = props
+    if advertising_id:  # hashed (or dropped) at ingest like any advertising id
+        out["identifiers"] = {**out.get("identifiers", {}), "advertising_id": advertising_id}
     return out
+
+
+def take_device_ids(entities: list[dict[str, Any]]) -> str | None:
+    """Take the device identifiers out of the mobile context entity (never kept raw in
+    properties); the advertising id among them (IDFA, else the Android advertising id)."""
+    found = None
+    for entity in entities:
+        if MOBILE_CONTEXT.match(entity["schema"]) and isinstance(entity["data"], dict):
+            data = entity["data"]
+            taken = {k: data.pop(k) for k in DEVICE_IDS if k in data}
+            ids = [taken.get(k) for k in ADVERTISING_IDS]
+            found = found or next((i for i in ids if isinstance(i, str) and i.strip()), None)
+    return found
 
 
 def transaction(params: dict[str, str]) -> dict[str, Any]:
