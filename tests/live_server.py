@@ -429,16 +429,22 @@ class Server:
 
 
 @contextlib.contextmanager
-def guarded_server(data_dir: Path) -> Iterator[Server]:
-    """A started server holding a few acknowledged events, for tests that throw bad input at
-    it: afterwards it must still be up with every one of them stored once (``assert_intact``),
-    and no start of it may have logged an unhandled error."""
-    srv = Server(data_dir)
+def running_server(data_dir: Path, **options: Any) -> Iterator[Server]:
+    """A started server (``Server(data_dir, **options)``), closed afterwards; no start of it
+    may have logged an unhandled error."""
+    srv = Server(data_dir, **options)
     try:
-        srv.start()
-        srv.ingest([make_event(event_name="sentinel") for _ in range(5)])
-        yield srv
-        srv.assert_intact()
+        yield srv.start()
     finally:
         srv.close()
     srv.assert_clean_logs()
+
+
+@contextlib.contextmanager
+def guarded_server(data_dir: Path) -> Iterator[Server]:
+    """A running server holding a few acknowledged events, for tests that throw bad input at
+    it: afterwards it must still be up with every one of them stored once (``assert_intact``)."""
+    with running_server(data_dir) as srv:
+        srv.ingest([make_event(event_name="sentinel") for _ in range(5)])
+        yield srv
+        srv.assert_intact()

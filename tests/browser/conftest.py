@@ -19,7 +19,7 @@ from dashboard_support import SECRET, XSS_ANON, XSS_NAMES, Watch, admin, seed_he
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from journey_wire import journey_events
-from live_server import Server, make_event
+from live_server import Server, make_event, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,13 +78,8 @@ def page(context: BrowserContext) -> Page:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One real server for the browser tests; its logs must stay free of errors."""
-    srv = Server(tmp_path_factory.mktemp("browser"))
-    try:
-        srv.start()
+    with running_server(tmp_path_factory.mktemp("browser")) as srv:
         yield srv
-    finally:
-        srv.close()
-    srv.assert_clean_logs()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from convtrack.store.migrations import load_migrations
-from live_server import Server
+from live_server import Server, running_server
 
 Run = Callable[..., Any]  # the `convtrack` fixture: returns .code, .out, .err
 
@@ -133,12 +133,8 @@ def test_list_on_a_store_from_before_spend(convtrack: Run, data_dir: Path) -> No
 # -- through a running server -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("spend"))
-    try:
-        yield srv.start()
-    finally:
-        srv.close()
-    srv.assert_clean_logs()
+    with running_server(tmp_path_factory.mktemp("spend")) as srv:
+        yield srv
 
 
 def test_through_the_server(server: Server) -> None:

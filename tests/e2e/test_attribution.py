@@ -10,19 +10,14 @@ import httpx
 import pytest
 
 from journey_wire import journey_events
-from live_server import Server, expect_error
+from live_server import Server, expect_error, running_server
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("attr"))
-    try:
-        server.start()
+    with running_server(tmp_path_factory.mktemp("attr")) as server:
         server.ingest(journey_events())
         yield server
-    finally:
-        server.close()
-    server.assert_clean_logs()
 
 
 def report(srv: Server, **params: str | list[str]) -> httpx.Response:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from live_server import Server, make_event, new_id
+from live_server import Server, make_event, new_id, running_server
 
 T0 = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
 SITE = "https://shop.example.com"
@@ -31,13 +31,8 @@ def page(anonymous_id: str, days_before: float, **fields: object) -> dict[str, o
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("stitch"))
-    try:
-        server.start()
+    with running_server(tmp_path_factory.mktemp("stitch")) as server:
         yield server
-    finally:
-        server.close()
-    server.assert_clean_logs()
 
 
 def test_a_cross_device_journey_is_stitched_at_ingest(srv: Server, tmp_path: Path) -> None:

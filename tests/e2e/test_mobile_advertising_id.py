@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from live_server import Server, new_id
+from live_server import Server, new_id, running_server
 
 PLAY = "https://play.google.com/store/apps/details?id=com.shop.app"
 STORE = "https://apps.apple.com/app/id525463029"
@@ -25,13 +25,8 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("adid"))
-    try:
-        server.start()
+    with running_server(tmp_path_factory.mktemp("adid")) as server:
         yield server
-    finally:
-        server.close()
-    server.assert_clean_logs()
 
 
 def device_id() -> str:

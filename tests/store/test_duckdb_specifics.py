@@ -118,10 +118,28 @@ def test_an_append_logs_each_conversions_copies_once_per_source(db_url: str) -> 
     assert [tuple(r) for r in got] == sorted(expected)
 
 
+def _merging(event_id: str, anonymous_id: str, user_id: str | None) -> Event:
+    event = _copy(event_id, "server", 1)
+    event.anonymous_id, event.user_id = anonymous_id, user_id
+    event.deliveries = [("meta", "purchase", "Purchase")]
+    return event
+
+
 def test_the_append_path_leaves_nothing_in_the_catalog(db_url: str) -> None:
     """Its Arrow tables are read by name from a local (``run_on_arrow``): no view stays."""
     with DuckDBStore(db_url) as store:
         store.append([_copy("c1", "browser", 1), _copy("c1", "server", 2)])
+        # outbox jobs, and a merge that moves a person's rows to the one kept
+        store.append([_merging("m1", "a-1", "u-1"), _merging("m2", "a-2", None)])
+        store.append([_merging("m3", "a-2", "u-1")])
+        assert store._con.execute("SELECT count(*) FROM identity_merges").fetchall() == [(1,)]
+        (c1,) = store._con.execute(
+            "SELECT person_id FROM identity_people WHERE anonymous_id = 'a-c1'"
+        ).fetchall()
+        for table in ("identity_people", "identity_identifiers"):  # a-1 and a-2: one person
+            people = f"SELECT DISTINCT person_id FROM {table} WHERE person_id <> ?"  # noqa: S608
+            assert len(store._con.execute(people, [c1[0]]).fetchall()) == 1
+        assert store._con.execute("SELECT count(*) FROM outbox").fetchall() == [(3,)]
         # a failing statement leaves nothing either
         with pytest.raises(duckdb.Error), store._transaction() as con:
             run_on_arrow(con, "SELECT missing FROM _arrow_rows", pa.table({"x": [1]}))

@@ -7,19 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from live_server import Server, expect_error, make_event
+from live_server import Server, expect_error, make_event, running_server
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("qa"))
-    try:
-        server.start()
+    # its logs stay clean: the background alert check never logged a failure
+    with running_server(tmp_path_factory.mktemp("qa")) as server:
         server.ingest([make_event(event_name="qa_probe") for _ in range(3)])
         yield server
-    finally:
-        server.close()
-    server.assert_clean_logs()  # the background alert check never logged a failure
 
 
 def auth(srv: Server) -> dict[str, str]:
