@@ -9,7 +9,6 @@ migration 0007_identity; 0012 drops the two primary keys (the graph keeps identi
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -72,8 +71,7 @@ def replace(
 ) -> None:
     """Delete every identity row and insert the given ones, inside the caller's transaction.
 
-    The caller calls ``release`` once the transaction is over. The tables have no primary
-    key (migration 0012): a key given twice fails here instead."""
+    The tables have no primary key (migration 0012): a key given twice fails here instead."""
     _check_unique("identity_identifiers", [(kind, value) for kind, value, *_ in rows.identifiers])
     _check_unique("identity_people", [anonymous_id for anonymous_id, _ in people])
     batches = {
@@ -112,12 +110,6 @@ def _insert(con: duckdb.DuckDBPyConnection, name: str, rows: Sequence[tuple[Any,
     columns = ", ".join(f'"{c}"' for c in schema.names)  # "at" is a keyword
     sql = f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {ARROW_ROWS}"  # noqa: S608
     run_on_arrow(con, sql, _table(schema, rows))
-
-
-def release(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop batches left registered (after a failure, or a reopened connection)."""
-    with contextlib.suppress(duckdb.Error):
-        con.unregister(_MOVED)
 
 
 # -- incremental stitching at ingest ---------------------------------------------------------
@@ -210,19 +202,17 @@ def write_delta(con: duckdb.DuckDBPyConnection, delta: GraphDelta) -> None:
     """Bring the tables up to the graph: one statement per kind of change, never per event."""
     if delta.moved:
         moved = pa.table({"old": [o for o, _ in delta.moved], "new": [n for _, n in delta.moved]})
-        con.register(_MOVED, moved)
-        try:
-            for table in ("identity_identifiers", "identity_people"):
-                con.execute(
-                    f"UPDATE {table} SET person_id = m.new FROM {_MOVED} m"  # noqa: S608
-                    f" WHERE {table}.person_id = m.old"
-                )
-        finally:
-            con.unregister(_MOVED)
+        for sql in _MOVED_SQL:
+            run_on_arrow(con, sql, moved)
     _insert(con, "identity_identifiers", delta.identifiers)
     _insert(con, "identity_people", delta.people)
     _insert(con, "identity_merges", delta.merges)
     _insert(con, "identity_refused", delta.refused)
 
 
-_MOVED = "_identity_moved"
+_MOVED_SQL = tuple(
+    f"UPDATE {table} SET person_id = m.new FROM {ARROW_ROWS} m"  # noqa: S608
+    f" WHERE {table}.person_id = m.old"
+    for table in ("identity_identifiers", "identity_people")
+)
+"""Each person merged away (``old``) becomes the one kept (``new``) in the two tables."""

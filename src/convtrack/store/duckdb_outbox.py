@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from convtrack.events import Event
+from convtrack.store.duckdb_base import ARROW_ROWS, run_on_arrow
 from convtrack.store.outbox_model import (
     FORWARDED_COLUMNS,
     ORIGINAL_COLUMNS,
@@ -64,16 +65,15 @@ def enqueue(
         return 0
     names = ("job_id", "event_id", "destination", "conversion", "platform_event")
     table = pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
-    con.register("_outbox_new", table)
-    try:
-        con.execute(
-            "INSERT INTO outbox (job_id, event_id, destination, conversion, platform_event,"
-            " created_at, next_attempt_at) SELECT job_id, event_id, destination, conversion,"
-            " platform_event, now(), now() FROM _outbox_new ON CONFLICT DO NOTHING"
-        )
-    finally:
-        con.unregister("_outbox_new")
+    run_on_arrow(con, _ENQUEUE_SQL, table)
     return len(rows)
+
+
+_ENQUEUE_SQL = (
+    "INSERT INTO outbox (job_id, event_id, destination, conversion, platform_event,"
+    " created_at, next_attempt_at) SELECT job_id, event_id, destination, conversion,"
+    f" platform_event, now(), now() FROM {ARROW_ROWS} ON CONFLICT DO NOTHING"
+)
 
 
 def is_paused(con: duckdb.DuckDBPyConnection, destination: str) -> bool:

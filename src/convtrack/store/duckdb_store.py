@@ -253,11 +253,8 @@ class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
     # -- identity -----------------------------------------------------------------------
     def replace_identity(self, rows: GraphRows, people: list[tuple[str, str]]) -> None:
         with self._transaction() as con:
-            try:
-                duckdb_identity.replace(con, rows, people)
-                self._stitching.forget()
-            finally:
-                duckdb_identity.release(con)
+            duckdb_identity.replace(con, rows, people)
+            self._stitching.forget()
 
     def configure_identity(self, policy: StitchPolicy, at_ingest: bool = True) -> None:
         with self._lock:
@@ -265,10 +262,7 @@ class DuckDBStore(QuarantineMixin, KeysParts, DashboardParts, EventStore):
 
     def rebuild_identity(self) -> dict[str, int]:
         with self._transaction() as con:
-            try:
-                return duckdb_identity.rebuild(con, self._stitching)
-            finally:
-                duckdb_identity.release(con)
+            return duckdb_identity.rebuild(con, self._stitching)
 
     # -- rights and retention (store/duckdb_privacy.py) ----------------------------------
     def _erased(self) -> frozenset[str]:
